@@ -1,0 +1,36 @@
+"""`python -m app migrate | serve | openapi`."""
+
+import json
+import sys
+
+import uvicorn
+from alembic import command
+from alembic.config import Config
+
+from app.core.config import get_settings
+
+
+def migrate() -> None:
+    settings = get_settings()
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(Config("alembic.ini"), "head")
+
+
+def serve() -> None:
+    settings = get_settings()
+    uvicorn.run("app.main:app", host=settings.host, port=settings.port, workers=settings.workers)
+
+
+def openapi() -> None:
+    from app.main import app
+
+    print(json.dumps(app.openapi(), indent=2, sort_keys=True))
+
+
+COMMANDS = {"migrate": migrate, "serve": serve, "openapi": openapi}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: python -m app {{{'|'.join(COMMANDS)}}}")
+    COMMANDS[sys.argv[1]]()

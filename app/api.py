@@ -1,0 +1,22 @@
+"""Mounts every domain router under /api/v1. Routers are authenticated unless listed as public."""
+
+from fastapi import APIRouter, Depends
+
+from app.auth.dependencies import current_user
+from app.auth.router import public_router as auth_public_router
+from app.auth.router import router as auth_router
+from app.episodes.router import router as episodes_router
+from app.release.router import router as release_router
+from app.users.router import router as users_router
+
+PUBLIC_ROUTERS = (auth_public_router,)
+AUTHENTICATED_ROUTERS = (auth_router, users_router, episodes_router, release_router)
+
+
+def build_api_router() -> APIRouter:
+    api = APIRouter(prefix="/api/v1")
+    for router in PUBLIC_ROUTERS:
+        api.include_router(router)
+    for router in AUTHENTICATED_ROUTERS:
+        api.include_router(router, dependencies=[Depends(current_user)])
+    return api

@@ -1,0 +1,16 @@
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, StringConstraints
+
+from app.core.types import InputModel, Text
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class RefreshRequest(InputModel):
+    refresh_token: Annotated[Text, StringConstraints(min_length=1, max_length=256)]

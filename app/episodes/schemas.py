@@ -1,0 +1,73 @@
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from app.core.types import InputModel, Notes, PastTimestamp, TimeZoneName, unique_items
+
+Leg = Literal["left", "right", "both"]
+Muscle = Literal["calf", "foot", "toes", "shin", "hamstring", "quadriceps", "other"]
+Activity = Literal["sleeping", "resting", "sitting", "standing", "walking", "running", "exercising", "other"]
+Relief = Literal[
+    "stretching", "massage", "walking", "standing", "heat", "cold", "warm_shower", "medication", "punching", "none", "other"
+]
+Severity = Annotated[StrictInt, Field(ge=1, le=10)]
+DurationSeconds = Annotated[StrictInt, Field(ge=1, le=86400)]
+Reliefs = Annotated[list[Relief], Field(max_length=11), AfterValidator(unique_items)]
+
+
+class EpisodeCreate(InputModel):
+    id: uuid.UUID | None = None
+    started_at: PastTimestamp
+    timezone: TimeZoneName | None = Field(default=None, description="Default: the user's time zone.")
+    duration_seconds: DurationSeconds | None = None
+    leg: Leg
+    muscle: Muscle = "calf"
+    severity: Severity
+    during_sleep: StrictBool = False
+    activity: Activity | None = None
+    relief: Reliefs = []
+    notes: Notes | None = None
+
+
+class EpisodeUpdate(InputModel):
+    """Only the fields sent change; `null` clears the nullable ones."""
+
+    started_at: PastTimestamp | None = None
+    timezone: TimeZoneName | None = None
+    duration_seconds: DurationSeconds | None = None
+    leg: Leg | None = None
+    muscle: Muscle | None = None
+    severity: Severity | None = None
+    during_sleep: StrictBool | None = None
+    activity: Activity | None = None
+    relief: Reliefs | None = None
+    notes: Notes | None = None
+
+    @field_validator("started_at", "timezone", "leg", "muscle", "severity", "during_sleep", "relief", mode="before")
+    @classmethod
+    def _required_fields_not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+class EpisodePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    started_at: datetime
+    timezone: str
+    duration_seconds: int | None
+    leg: Leg
+    muscle: Muscle
+    severity: int
+    during_sleep: bool
+    activity: Activity | None
+    relief: list[Relief]
+    notes: str | None
+    diary_date: date
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,61 @@
+"""The ASGI application: `app = create_app()`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from app import health
+from app.api import build_api_router
+from app.core.config import Settings, get_settings
+from app.core.db import Database, make_engine
+from app.core.errors import install_error_handlers
+from app.core.limits import BodySizeLimit
+
+DESCRIPTION = """
+Backend of a leg-cramp tracker: a client logs cramp episodes, daily self-release sessions,
+risk-factor exposures and check-ins; a therapist they share with reads their trends.
+
+Conventions: JSON in and out; errors are RFC 9457 problem documents; timestamps in requests need
+an offset and come back in UTC; lists are newest first with opaque cursors; creates take an
+optional client `id` and are idempotent (a replay of the same create answers 200 with the stored
+record, a different create with a used `id` answers 409).
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name.strip('_').replace('_', '-')}" if route.tags else route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.signing_key()  # fail at start-up, not on the first login, when no key can be had
+    database = Database(make_engine(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync endpoints run in this thread pool; it matches the connection pool so a request
+        # never holds a worker thread while waiting for a connection.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="Cramp tracker API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(build_api_router())
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,69 @@
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from app.core.types import InputModel, Notes, PastTimestamp, TimeZoneName, unique_items
+
+Technique = Literal["hands", "foam_roller", "massage_ball", "massage_stick", "therapist", "other"]
+Area = Literal[
+    "left_calf", "right_calf", "left_shin", "right_shin", "left_foot", "right_foot",
+    "left_hamstring", "right_hamstring", "left_thigh", "right_thigh",
+]  # fmt: skip
+DurationMinutes = Annotated[StrictInt, Field(ge=1, le=240)]
+Discomfort = Annotated[StrictInt, Field(ge=0, le=10, description="How much the release hurt.")]
+GaitMinutes = Annotated[StrictInt, Field(ge=0, le=600)]
+Areas = Annotated[list[Area], Field(min_length=1, max_length=10), AfterValidator(unique_items)]
+
+
+class ReleaseSessionCreate(InputModel):
+    id: uuid.UUID | None = None
+    performed_at: PastTimestamp
+    timezone: TimeZoneName | None = Field(default=None, description="Default: the user's time zone.")
+    duration_minutes: DurationMinutes
+    technique: Technique
+    areas: Areas
+    discomfort: Discomfort | None = None
+    gait_practice_minutes: GaitMinutes = 0
+    notes: Notes | None = None
+
+
+class ReleaseSessionUpdate(InputModel):
+    """Only the fields sent change; `null` clears the nullable ones."""
+
+    performed_at: PastTimestamp | None = None
+    timezone: TimeZoneName | None = None
+    duration_minutes: DurationMinutes | None = None
+    technique: Technique | None = None
+    areas: Areas | None = None
+    discomfort: Discomfort | None = None
+    gait_practice_minutes: GaitMinutes | None = None
+    notes: Notes | None = None
+
+    @field_validator(
+        "performed_at", "timezone", "duration_minutes", "technique", "areas", "gait_practice_minutes", mode="before"
+    )
+    @classmethod
+    def _required_fields_not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+class ReleaseSessionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    performed_at: datetime
+    timezone: str
+    duration_minutes: int
+    technique: Technique
+    areas: list[Area]
+    discomfort: int | None
+    gait_practice_minutes: int
+    notes: str | None
+    diary_date: date
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,65 @@
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
+
+from app.core.types import InputModel, Text, TimeZoneName
+
+Role = Literal["client", "therapist"]
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("not a valid email address")
+    # One account per mailbox, whatever the capitalisation it was typed with.
+    return value.lower()
+
+
+Email = Annotated[Text, StringConstraints(min_length=3, max_length=254), AfterValidator(_email)]
+Password = Annotated[Text, StringConstraints(min_length=8, max_length=128)]
+AnyPassword = Annotated[Text, StringConstraints(max_length=128)]
+DisplayName = Annotated[Text, StringConstraints(max_length=100)]
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    display_name: str | None
+    role: Role
+    timezone: str
+    created_at: datetime
+
+
+class UserRegister(InputModel):
+    email: Email
+    password: Password
+    display_name: DisplayName | None = None
+    role: Role = "client"
+    timezone: TimeZoneName = "UTC"
+
+
+class UserUpdate(InputModel):
+    display_name: DisplayName | None = None
+    timezone: TimeZoneName | None = None
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _timezone_not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+class PasswordChange(InputModel):
+    current_password: AnyPassword
+    new_password: Password
+
+
+class AccountDeletion(InputModel):
+    password: AnyPassword
