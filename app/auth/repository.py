@@ -74,4 +74,3 @@ def clear_failures(session: Session, email_digest: str) -> None:
 
 def purge_failures(session: Session, before: datetime) -> None:
     session.execute(delete(LoginFailure).where(col(LoginFailure.failed_at) <= before))
-

@@ -40,9 +40,7 @@ def refresh(payload: RefreshRequest, session: SessionDep, settings: SettingsDep)
     return service.refresh(session, settings, payload.refresh_token)
 
 
-@router.post(
-    "/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(400, 401, 413, 422)
-)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(400, 401, 413, 422))
 def logout(payload: RefreshRequest, user: CurrentUser, session: SessionDep) -> Response:
     service.logout(session, user, payload.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

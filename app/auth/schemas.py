@@ -8,7 +8,7 @@ from app.core.types import InputModel, Text
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a token kind, not a secret
     expires_in: int
 
 

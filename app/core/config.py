@@ -44,11 +44,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> "Settings":
-        if self.app_env == "production":
-            if not self.secret_key or len(self.secret_key.encode()) < MIN_SECRET_BYTES:
-                raise ConfigurationError(
-                    f"SECRET_KEY of at least {MIN_SECRET_BYTES} bytes is required in production"
-                )
+        weak = not self.secret_key or len(self.secret_key.encode()) < MIN_SECRET_BYTES
+        if self.app_env == "production" and weak:
+            raise ConfigurationError(f"SECRET_KEY of at least {MIN_SECRET_BYTES} bytes is required in production")
         return self
 
     @property

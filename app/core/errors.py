@@ -44,10 +44,6 @@ class AppError(Exception):
         self.body = body or {}
 
 
-class BadRequest(AppError):
-    status, slug, title = 400, "bad-request", "Bad request"
-
-
 class Unauthorized(AppError):
     status, slug, title = 401, "unauthorized", "Not authenticated"
 
@@ -69,10 +65,6 @@ class Conflict(AppError):
 
 class PreconditionFailed(AppError):
     status, slug, title = 412, "precondition-failed", "The record has changed"
-
-
-class PayloadTooLarge(AppError):
-    status, slug, title = 413, "payload-too-large", "Request body too large"
 
 
 class Unprocessable(AppError):

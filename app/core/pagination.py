@@ -56,9 +56,7 @@ class PageRequest:
 
 def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None, Query(max_length=512, description="The previous page's `next_cursor`.")
-    ] = None,
+    cursor: Annotated[str | None, Query(max_length=512, description="The previous page's `next_cursor`.")] = None,
 ) -> PageRequest:
     return PageRequest(limit=limit, after=decode_cursor(cursor) if cursor else None)
 

@@ -232,9 +232,7 @@ class RecordService(Generic[M]):
         session.add(record)
         session.commit()
 
-    def _locked_current(
-        self, session: Session, owner_id: uuid.UUID, record_id: uuid.UUID, if_match: str | None
-    ) -> M:
+    def _locked_current(self, session: Session, owner_id: uuid.UUID, record_id: uuid.UUID, if_match: str | None) -> M:
         record = self.repository.get(session, owner_id, record_id, lock=True)
         if record is None:
             raise NotFound("No such record.")

@@ -1,7 +1,6 @@
 """Passwords, access tokens and opaque secrets. The only module that imports jose or pwdlib."""
 
 import hashlib
-import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from app.core.config import Settings
 
 ALGORITHM = "HS256"
-ACCESS_TOKEN_TYPE = "access"
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
 _REQUIRED_CLAIMS = ("exp", "iat", "sub", "jti")
 
 
@@ -60,9 +59,7 @@ class PasswordHasher:
             return False
 
 
-def create_access_token(
-    settings: Settings, user_id: uuid.UUID, token_version: int, now: datetime
-) -> tuple[str, int]:
+def create_access_token(settings: Settings, user_id: uuid.UUID, token_version: int, now: datetime) -> tuple[str, int]:
     lifetime = timedelta(minutes=settings.access_token_minutes)
     claims = {
         "sub": str(user_id),
@@ -107,7 +104,3 @@ def new_opaque_token() -> str:
 def digest(value: str) -> str:
     """A stable hash for looking up secrets (refresh tokens, share codes) without storing them."""
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def constant_time_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())

@@ -6,7 +6,7 @@ from app.auth.dependencies import CurrentUser
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.records import CREATE_ERRORS, IfMatch, READ_ERRORS, WRITE_ERRORS, DateWindowDep, created_status, etag
+from app.core.records import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, DateWindowDep, IfMatch, created_status, etag
 from app.episodes import service
 from app.episodes.schemas import EpisodeCreate, EpisodePublic, EpisodeUpdate
 

@@ -10,7 +10,17 @@ Leg = Literal["left", "right", "both"]
 Muscle = Literal["calf", "foot", "toes", "shin", "hamstring", "quadriceps", "other"]
 Activity = Literal["sleeping", "resting", "sitting", "standing", "walking", "running", "exercising", "other"]
 Relief = Literal[
-    "stretching", "massage", "walking", "standing", "heat", "cold", "warm_shower", "medication", "punching", "none", "other"
+    "stretching",
+    "massage",
+    "walking",
+    "standing",
+    "heat",
+    "cold",
+    "warm_shower",
+    "medication",
+    "punching",
+    "none",
+    "other",
 ]
 Severity = Annotated[StrictInt, Field(ge=1, le=10)]
 DurationSeconds = Annotated[StrictInt, Field(ge=1, le=86400)]

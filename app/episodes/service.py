@@ -42,7 +42,9 @@ def list_page(session: Session, user: User, window: DateWindow, page: PageReques
     return records.list(session, user.id, window, page)
 
 
-def update(session: Session, user: User, episode_id: uuid.UUID, payload: EpisodeUpdate, if_match: str | None) -> Episode:
+def update(
+    session: Session, user: User, episode_id: uuid.UUID, payload: EpisodeUpdate, if_match: str | None
+) -> Episode:
     return records.update(session, user.id, episode_id, payload.model_dump(exclude_unset=True), if_match)
 
 

@@ -6,7 +6,7 @@ from app.auth.dependencies import CurrentUser
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.records import CREATE_ERRORS, IfMatch, READ_ERRORS, WRITE_ERRORS, DateWindowDep, created_status, etag
+from app.core.records import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, DateWindowDep, IfMatch, created_status, etag
 from app.release import service
 from app.release.schemas import ReleaseSessionCreate, ReleaseSessionPublic, ReleaseSessionUpdate
 
@@ -14,9 +14,14 @@ router = APIRouter(prefix="/release-sessions", tags=["release-sessions"])
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=ReleaseSessionPublic, responses=problem_responses(*CREATE_ERRORS)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReleaseSessionPublic,
+    responses=problem_responses(*CREATE_ERRORS),
 )
-def create(payload: ReleaseSessionCreate, user: CurrentUser, session: SessionDep, response: Response) -> ReleaseSessionPublic:
+def create(
+    payload: ReleaseSessionCreate, user: CurrentUser, session: SessionDep, response: Response
+) -> ReleaseSessionPublic:
     """201 for a new release; 200 with the stored one when this `id` was already created with the
     same content (a replayed request); 409 when the `id` is taken otherwise."""
     release, is_new = service.create(session, user, payload)

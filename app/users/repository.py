@@ -15,9 +15,7 @@ def get_by_email(session: Session, email: str) -> User | None:
 
 
 def bump_token_version(session: Session, user_id: uuid.UUID) -> None:
-    session.execute(
-        update(User).where(col(User.id) == user_id).values(token_version=User.token_version + 1)
-    )
+    session.execute(update(User).where(col(User.id) == user_id).values(token_version=User.token_version + 1))
 
 
 def delete_user(session: Session, user_id: uuid.UUID) -> None:
