@@ -49,6 +49,9 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test, wherever imported
+
+
 def migrate(url: str) -> None:
     engine = create_engine(sqlalchemy_url(url))
     with engine.begin() as connection:
@@ -176,7 +179,9 @@ def committed_client(committed_db: str) -> Iterator[TestClient]:
 PASSWORD = "correct horse battery"
 
 
-def register(client: TestClient, *, role: str = "client", timezone: str = "UTC", email: str | None = None) -> dict[str, Any]:
+def register(
+    client: TestClient, *, role: str = "client", timezone: str = "UTC", email: str | None = None
+) -> dict[str, Any]:
     email = email or f"user-{uuid.uuid4().hex[:10]}@example.org"
     response = client.post(
         "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "role": role, "timezone": timezone}

@@ -9,12 +9,13 @@ from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from app.core.db import UTCDateTime, utcnow
-from app.core.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
+from app.core.errors import Conflict, NotFound, PreconditionFailed
 from app.core.pagination import PageRequest, Position, encode_cursor
 from app.core.types import Day
 
@@ -51,6 +52,10 @@ READ_ERRORS = (401, 404, 422)
 WRITE_ERRORS = (400, 401, 404, 412, 413, 422)
 
 
+def replay_response(public: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    return {200: {"model": public, "description": "A replay of an earlier create: the stored record."}}
+
+
 def created_status(is_new: bool) -> int:
     return 201 if is_new else 200
 
@@ -77,15 +82,14 @@ IfMatch = Annotated[
 
 
 class DateWindow:
-    """`from` / `to` (inclusive) on the records' diary date."""
+    """`from` / `to` (inclusive) on the records' diary date. A `to` before `from` is a window
+    with no days in it, so it selects nothing."""
 
     def __init__(
         self,
         from_: Annotated[Day | None, Query(alias="from", description="First diary date, inclusive.")] = None,
         to: Annotated[Day | None, Query(description="Last diary date, inclusive.")] = None,
     ) -> None:
-        if from_ is not None and to is not None and to < from_:
-            raise Unprocessable("to", "must not be before `from`")
         self.start = from_
         self.end = to
 
@@ -158,8 +162,6 @@ class RecordService(Generic[M]):
     def list(
         self, session: Session, owner_id: uuid.UUID, window: DateWindow, page: PageRequest
     ) -> tuple[list[M], str | None]:
-        if page.after is not None and not isinstance(page.after.at, datetime):
-            raise Unprocessable("cursor", "not a cursor returned by this list")
         rows = self.repository.page(session, owner_id, window, page)
         if len(rows) <= page.limit:
             return rows, None

@@ -1,9 +1,21 @@
 """Strict input types shared by every request schema (contract §1: no coercion, no NUL, offsets required)."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic.json_schema import SkipJsonSchema as SkipJsonSchema
+from pydantic_core import CoreSchema
 
 from app.core.time import known_timezones
 
@@ -28,10 +40,35 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _require_string(value: Any) -> Any:
-    # Dates and timestamps arrive as JSON strings; a number is not silently read as epoch seconds.
-    if not isinstance(value, str | datetime | date):
-        raise ValueError("must be a string")
+_DATE_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIMESTAMP_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _date_string(value: Any) -> Any:
+    # pydantic would also read 0 or "0" as a Unix time; the contract says YYYY-MM-DD.
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _DATE_SHAPE.match(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+def _timestamp_string(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _TIMESTAMP_SHAPE.match(value):
+        raise ValueError("must be an RFC 3339 timestamp with an offset")
+    return value
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON Schema counts 6.0 as an integer; a string, a boolean or 7.5 is the wrong type.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
     return value
 
 
@@ -47,14 +84,38 @@ def _not_far_future(value: datetime) -> datetime:
     return value
 
 
+class JsonSchemaExtra:
+    """Adds keywords to a field's JSON schema, so the OpenAPI document states rules that
+    validators enforce (a NUL-free pattern, a format)."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.update(self.keywords)
+        return json_schema
+
+
 # A JSON string (never a number or bool coerced into one) without NUL characters; give the length
 # limit at the use site: Annotated[Text, Field(max_length=100)].
-Text = Annotated[str, StringConstraints(strict=True), AfterValidator(_no_nul)]
+Text = Annotated[str, StringConstraints(strict=True), AfterValidator(_no_nul), JsonSchemaExtra(pattern="^[^\\x00]*$")]
 Notes = Annotated[Text, StringConstraints(max_length=2000)]
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_require_string)]
-PastTimestamp = Annotated[Timestamp, AfterValidator(_not_far_future)]
-Day = Annotated[date, BeforeValidator(_require_string)]
-TimeZoneName = Annotated[str, StringConstraints(strict=True, max_length=64), AfterValidator(_known_timezone)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_string)]
+PastTimestamp = Annotated[
+    Timestamp,
+    AfterValidator(_not_far_future),
+    JsonSchemaExtra(description="RFC 3339 with an offset; at most 10 minutes in the future."),
+]
+# Use after the range: Annotated[int, Interval(ge=1, le=10), JsonInteger], so the schema keeps it.
+JsonInteger = BeforeValidator(_json_integer)
+Day = Annotated[date, BeforeValidator(_date_string)]
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(strict=True, max_length=64),
+    AfterValidator(_known_timezone),
+    JsonSchemaExtra(format="iana-time-zone", description="An IANA time zone name, e.g. Europe/Berlin."),
+]
 
 
 def unique_items(values: list[T]) -> list[T]:

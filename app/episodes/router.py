@@ -6,7 +6,16 @@ from app.auth.dependencies import CurrentUser
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.records import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, DateWindowDep, IfMatch, created_status, etag
+from app.core.records import (
+    CREATE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    DateWindowDep,
+    IfMatch,
+    created_status,
+    etag,
+    replay_response,
+)
 from app.episodes import service
 from app.episodes.schemas import EpisodeCreate, EpisodePublic, EpisodeUpdate
 
@@ -14,7 +23,10 @@ router = APIRouter(prefix="/episodes", tags=["episodes"])
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=EpisodePublic, responses=problem_responses(*CREATE_ERRORS)
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EpisodePublic,
+    responses={**problem_responses(*CREATE_ERRORS), **replay_response(EpisodePublic)},
 )
 def create(payload: EpisodeCreate, user: CurrentUser, session: SessionDep, response: Response) -> EpisodePublic:
     """201 for a new episode; 200 with the stored one when this `id` was already created with the

@@ -2,9 +2,19 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from annotated_types import Interval
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from app.core.types import InputModel, Notes, PastTimestamp, TimeZoneName, unique_items
+from app.core.types import (
+    InputModel,
+    JsonInteger,
+    JsonSchemaExtra,
+    Notes,
+    PastTimestamp,
+    SkipJsonSchema,
+    TimeZoneName,
+    unique_items,
+)
 
 Leg = Literal["left", "right", "both"]
 Muscle = Literal["calf", "foot", "toes", "shin", "hamstring", "quadriceps", "other"]
@@ -22,9 +32,9 @@ Relief = Literal[
     "none",
     "other",
 ]
-Severity = Annotated[StrictInt, Field(ge=1, le=10)]
-DurationSeconds = Annotated[StrictInt, Field(ge=1, le=86400)]
-Reliefs = Annotated[list[Relief], Field(max_length=11), AfterValidator(unique_items)]
+Severity = Annotated[int, Interval(ge=1, le=10), JsonInteger]
+DurationSeconds = Annotated[int, Interval(ge=1, le=86400), JsonInteger]
+Reliefs = Annotated[list[Relief], Field(max_length=11), AfterValidator(unique_items), JsonSchemaExtra(uniqueItems=True)]
 
 
 class EpisodeCreate(InputModel):
@@ -44,15 +54,15 @@ class EpisodeCreate(InputModel):
 class EpisodeUpdate(InputModel):
     """Only the fields sent change; `null` clears the nullable ones."""
 
-    started_at: PastTimestamp | None = None
-    timezone: TimeZoneName | None = None
+    started_at: PastTimestamp | SkipJsonSchema[None] = None
+    timezone: TimeZoneName | SkipJsonSchema[None] = None
     duration_seconds: DurationSeconds | None = None
-    leg: Leg | None = None
-    muscle: Muscle | None = None
-    severity: Severity | None = None
-    during_sleep: StrictBool | None = None
+    leg: Leg | SkipJsonSchema[None] = None
+    muscle: Muscle | SkipJsonSchema[None] = None
+    severity: Severity | SkipJsonSchema[None] = None
+    during_sleep: StrictBool | SkipJsonSchema[None] = None
     activity: Activity | None = None
-    relief: Reliefs | None = None
+    relief: Reliefs | SkipJsonSchema[None] = None
     notes: Notes | None = None
 
     @field_validator("started_at", "timezone", "leg", "muscle", "severity", "during_sleep", "relief", mode="before")

@@ -6,7 +6,16 @@ from app.auth.dependencies import CurrentUser
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
-from app.core.records import CREATE_ERRORS, READ_ERRORS, WRITE_ERRORS, DateWindowDep, IfMatch, created_status, etag
+from app.core.records import (
+    CREATE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    DateWindowDep,
+    IfMatch,
+    created_status,
+    etag,
+    replay_response,
+)
 from app.release import service
 from app.release.schemas import ReleaseSessionCreate, ReleaseSessionPublic, ReleaseSessionUpdate
 
@@ -17,7 +26,7 @@ router = APIRouter(prefix="/release-sessions", tags=["release-sessions"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ReleaseSessionPublic,
-    responses=problem_responses(*CREATE_ERRORS),
+    responses={**problem_responses(*CREATE_ERRORS), **replay_response(ReleaseSessionPublic)},
 )
 def create(
     payload: ReleaseSessionCreate, user: CurrentUser, session: SessionDep, response: Response

@@ -2,19 +2,31 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
+from annotated_types import Interval
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from app.core.types import InputModel, Notes, PastTimestamp, TimeZoneName, unique_items
+from app.core.types import (
+    InputModel,
+    JsonInteger,
+    JsonSchemaExtra,
+    Notes,
+    PastTimestamp,
+    SkipJsonSchema,
+    TimeZoneName,
+    unique_items,
+)
 
 Technique = Literal["hands", "foam_roller", "massage_ball", "massage_stick", "therapist", "other"]
 Area = Literal[
     "left_calf", "right_calf", "left_shin", "right_shin", "left_foot", "right_foot",
     "left_hamstring", "right_hamstring", "left_thigh", "right_thigh",
 ]  # fmt: skip
-DurationMinutes = Annotated[StrictInt, Field(ge=1, le=240)]
-Discomfort = Annotated[StrictInt, Field(ge=0, le=10, description="How much the release hurt.")]
-GaitMinutes = Annotated[StrictInt, Field(ge=0, le=600)]
-Areas = Annotated[list[Area], Field(min_length=1, max_length=10), AfterValidator(unique_items)]
+DurationMinutes = Annotated[int, Interval(ge=1, le=240), JsonInteger]
+Discomfort = Annotated[int, Interval(ge=0, le=10), JsonInteger]
+GaitMinutes = Annotated[int, Interval(ge=0, le=600), JsonInteger]
+Areas = Annotated[
+    list[Area], Field(min_length=1, max_length=10), AfterValidator(unique_items), JsonSchemaExtra(uniqueItems=True)
+]
 
 
 class ReleaseSessionCreate(InputModel):
@@ -24,7 +36,7 @@ class ReleaseSessionCreate(InputModel):
     duration_minutes: DurationMinutes
     technique: Technique
     areas: Areas
-    discomfort: Discomfort | None = None
+    discomfort: Discomfort | None = Field(default=None, description="How much the release hurt, 0..10.")
     gait_practice_minutes: GaitMinutes = 0
     notes: Notes | None = None
 
@@ -32,13 +44,13 @@ class ReleaseSessionCreate(InputModel):
 class ReleaseSessionUpdate(InputModel):
     """Only the fields sent change; `null` clears the nullable ones."""
 
-    performed_at: PastTimestamp | None = None
-    timezone: TimeZoneName | None = None
-    duration_minutes: DurationMinutes | None = None
-    technique: Technique | None = None
-    areas: Areas | None = None
+    performed_at: PastTimestamp | SkipJsonSchema[None] = None
+    timezone: TimeZoneName | SkipJsonSchema[None] = None
+    duration_minutes: DurationMinutes | SkipJsonSchema[None] = None
+    technique: Technique | SkipJsonSchema[None] = None
+    areas: Areas | SkipJsonSchema[None] = None
     discomfort: Discomfort | None = None
-    gait_practice_minutes: GaitMinutes | None = None
+    gait_practice_minutes: GaitMinutes | SkipJsonSchema[None] = None
     notes: Notes | None = None
 
     @field_validator(
