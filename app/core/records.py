@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.db import UTCDateTime, utcnow
 from app.core.errors import Conflict, NotFound, PreconditionFailed
@@ -119,7 +120,7 @@ class RecordRepository(Generic[M]):
         """Whoever owns it and deleted or not: only for recognising a replayed or clashing id."""
         return session.get(self.model, record_id, populate_existing=True)
 
-    def page(self, session: Session, owner_id: uuid.UUID, window: DateWindow, page: PageRequest) -> list[M]:
+    def page_statement(self, owner_id: uuid.UUID, window: DateWindow, page: PageRequest) -> SelectOfScalar[M]:
         conditions = self._live(owner_id)
         if window.start is not None:
             conditions.append(self.day_column >= window.start)
@@ -127,13 +128,15 @@ class RecordRepository(Generic[M]):
             conditions.append(self.day_column <= window.end)
         if page.after is not None:
             conditions.append(tuple_(self.time_column, self.model.id) < tuple_(page.after.at, page.after.id))
-        statement = (
+        return (
             select(self.model)
             .where(*conditions)
             .order_by(self.time_column.desc(), col(self.model.id).desc())
             .limit(page.limit + 1)
         )
-        return list(session.exec(statement).all())
+
+    def page(self, session: Session, owner_id: uuid.UUID, window: DateWindow, page: PageRequest) -> list[M]:
+        return list(session.exec(self.page_statement(owner_id, window, page)).all())
 
 
 class RecordService(Generic[M]):
