@@ -89,7 +89,9 @@ class DateWindow:
     def __init__(
         self,
         from_: Annotated[Day | None, Query(alias="from", description="First diary date, inclusive.")] = None,
-        to: Annotated[Day | None, Query(description="Last diary date, inclusive.")] = None,
+        to: Annotated[
+            Day | None, Query(description="Last diary date, inclusive; before `from`, the window is empty.")
+        ] = None,
     ) -> None:
         self.start = from_
         self.end = to

@@ -10,11 +10,11 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     GetJsonSchemaHandler,
     StringConstraints,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic.json_schema import SkipJsonSchema as SkipJsonSchema
 from pydantic_core import CoreSchema
 
 from app.core.time import known_timezones
@@ -53,6 +53,16 @@ def _date_string(value: Any) -> Any:
     return value
 
 
+# In a PATCH body a required field may be left out but not set to null: typed without `| None`, so
+# the schema and the error paths say exactly that, and defaulting to None when absent (defaults
+# are not validated; services read only the fields that were sent).
+def not_null() -> Any:
+    return Field(default=None)
+
+
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9000
+
+
 def _timestamp_string(value: Any) -> Any:
     if isinstance(value, datetime):
         return value
@@ -75,6 +85,13 @@ def _json_integer(value: Any) -> Any:
 def _known_timezone(value: str) -> str:
     if value not in known_timezones():
         raise ValueError("unknown IANA time zone")
+    return value
+
+
+def _plausible_year(value: datetime) -> datetime:
+    # Checked on the naive fields first: converting year 1 or 9999 across an offset overflows.
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     return value
 
 
@@ -101,7 +118,7 @@ class JsonSchemaExtra:
 # limit at the use site: Annotated[Text, Field(max_length=100)].
 Text = Annotated[str, StringConstraints(strict=True), AfterValidator(_no_nul), JsonSchemaExtra(pattern="^[^\\x00]*$")]
 Notes = Annotated[Text, StringConstraints(max_length=2000)]
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_string)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_string), AfterValidator(_plausible_year)]
 PastTimestamp = Annotated[
     Timestamp,
     AfterValidator(_not_far_future),

@@ -11,8 +11,8 @@ from app.core.types import (
     JsonSchemaExtra,
     Notes,
     PastTimestamp,
-    SkipJsonSchema,
     TimeZoneName,
+    not_null,
     unique_items,
 )
 
@@ -54,15 +54,15 @@ class EpisodeCreate(InputModel):
 class EpisodeUpdate(InputModel):
     """Only the fields sent change; `null` clears the nullable ones."""
 
-    started_at: PastTimestamp | SkipJsonSchema[None] = None
-    timezone: TimeZoneName | SkipJsonSchema[None] = None
+    started_at: PastTimestamp = not_null()
+    timezone: TimeZoneName = not_null()
     duration_seconds: DurationSeconds | None = None
-    leg: Leg | SkipJsonSchema[None] = None
-    muscle: Muscle | SkipJsonSchema[None] = None
-    severity: Severity | SkipJsonSchema[None] = None
-    during_sleep: StrictBool | SkipJsonSchema[None] = None
+    leg: Leg = not_null()
+    muscle: Muscle = not_null()
+    severity: Severity = not_null()
+    during_sleep: StrictBool = not_null()
     activity: Activity | None = None
-    relief: Reliefs | SkipJsonSchema[None] = None
+    relief: Reliefs = not_null()
     notes: Notes | None = None
 
     @field_validator("started_at", "timezone", "leg", "muscle", "severity", "during_sleep", "relief", mode="before")

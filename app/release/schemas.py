@@ -11,8 +11,8 @@ from app.core.types import (
     JsonSchemaExtra,
     Notes,
     PastTimestamp,
-    SkipJsonSchema,
     TimeZoneName,
+    not_null,
     unique_items,
 )
 
@@ -44,13 +44,13 @@ class ReleaseSessionCreate(InputModel):
 class ReleaseSessionUpdate(InputModel):
     """Only the fields sent change; `null` clears the nullable ones."""
 
-    performed_at: PastTimestamp | SkipJsonSchema[None] = None
-    timezone: TimeZoneName | SkipJsonSchema[None] = None
-    duration_minutes: DurationMinutes | SkipJsonSchema[None] = None
-    technique: Technique | SkipJsonSchema[None] = None
-    areas: Areas | SkipJsonSchema[None] = None
+    performed_at: PastTimestamp = not_null()
+    timezone: TimeZoneName = not_null()
+    duration_minutes: DurationMinutes = not_null()
+    technique: Technique = not_null()
+    areas: Areas = not_null()
     discomfort: Discomfort | None = None
-    gait_practice_minutes: GaitMinutes | SkipJsonSchema[None] = None
+    gait_practice_minutes: GaitMinutes = not_null()
     notes: Notes | None = None
 
     @field_validator(

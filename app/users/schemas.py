@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
 
-from app.core.types import InputModel, JsonSchemaExtra, SkipJsonSchema, Text, TimeZoneName
+from app.core.types import InputModel, JsonSchemaExtra, Text, TimeZoneName, not_null
 
 Role = Literal["client", "therapist"]
 
@@ -55,7 +55,7 @@ class UserRegister(InputModel):
 
 class UserUpdate(InputModel):
     display_name: DisplayName | None = None
-    timezone: TimeZoneName | SkipJsonSchema[None] = None
+    timezone: TimeZoneName = not_null()
 
     @field_validator("timezone", mode="before")
     @classmethod
