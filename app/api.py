@@ -6,11 +6,24 @@ from app.auth.dependencies import current_user
 from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
 from app.episodes.router import router as episodes_router
+from app.factors.router import checkins_router, exposures_router, factors_router
 from app.release.router import router as release_router
+from app.routine.router import router as routine_router
+from app.trends.router import router as trends_router
 from app.users.router import router as users_router
 
 PUBLIC_ROUTERS = (auth_public_router,)
-AUTHENTICATED_ROUTERS = (auth_router, users_router, episodes_router, release_router)
+AUTHENTICATED_ROUTERS = (
+    auth_router,
+    users_router,
+    episodes_router,
+    release_router,
+    routine_router,
+    factors_router,
+    exposures_router,
+    checkins_router,
+    trends_router,
+)
 
 
 def build_api_router() -> APIRouter:

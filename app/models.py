@@ -2,7 +2,19 @@
 
 from app.auth.models import LoginFailure, RefreshToken
 from app.episodes.models import Episode
+from app.factors.models import CheckIn, CustomFactor, Exposure
 from app.release.models import ReleaseSession
+from app.routine.models import Routine
 from app.users.models import User
 
-__all__ = ["Episode", "LoginFailure", "RefreshToken", "ReleaseSession", "User"]
+__all__ = [
+    "CheckIn",
+    "CustomFactor",
+    "Episode",
+    "Exposure",
+    "LoginFailure",
+    "RefreshToken",
+    "ReleaseSession",
+    "Routine",
+    "User",
+]

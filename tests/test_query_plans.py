@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Connection, text
 
 from app.core.pagination import PageRequest, Position
-from app.core.records import DateWindow, RecordRepository
+from app.core.records import RecordRepository
 from app.episodes.repository import episodes
 from app.release.repository import release_sessions
 
@@ -20,7 +20,7 @@ AFTER = Position(at=datetime(2026, 3, 4, tzinfo=UTC), id=uuid.uuid4())
 
 
 def explain(connection: Connection, repository: RecordRepository[Any], page: PageRequest) -> str:
-    statement = repository.page_statement(uuid.uuid4(), DateWindow(None, None), page)
+    statement = repository.page_statement(uuid.uuid4(), page)
     compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
     if connection.dialect.name == "sqlite":
         rows = connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()

@@ -34,7 +34,8 @@ class Position:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 # Every string of this shape decodes to a valid position, so the schema states the rule exactly.
-CURSOR_PATTERN = r"^[0-9]{1,17}\.[0-9a-f]{32}$"
+# 16 digits of microseconds either side of 1970 stay within the years 1653..2286.
+CURSOR_PATTERN = r"^-?[0-9]{1,16}\.[0-9a-f]{32}$"
 _CURSOR = re.compile(CURSOR_PATTERN)
 
 

@@ -4,13 +4,13 @@ If-Match, and keyset pages. Each diary domain configures it with its table and i
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, tuple_
+from sqlalchemy import ColumnElement, Date, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -54,7 +54,12 @@ WRITE_ERRORS = (400, 401, 404, 412, 413, 422)
 
 
 def replay_response(public: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
-    return {200: {"model": public, "description": "A replay of an earlier create: the stored record."}}
+    return {
+        200: {
+            "model": public,
+            "description": "A replay of an earlier create, or a replaced check-in: the stored record.",
+        }
+    }
 
 
 def created_status(is_new: bool) -> int:
@@ -96,6 +101,14 @@ class DateWindow:
         self.start = from_
         self.end = to
 
+    def conditions(self, day_column: Any) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.start is not None:
+            conditions.append(day_column >= self.start)
+        if self.end is not None:
+            conditions.append(day_column <= self.end)
+        return conditions
+
 
 DateWindowDep = Annotated[DateWindow, Depends()]
 
@@ -103,10 +116,10 @@ DateWindowDep = Annotated[DateWindow, Depends()]
 class RecordRepository(Generic[M]):
     """Every query on one diary table; each one takes the owner, so scoping cannot be forgotten."""
 
-    def __init__(self, model: type[M], time_column: Any, day_column: Any) -> None:
+    def __init__(self, model: type[M], time_column: Any) -> None:
         self.model = model
         self.time_column = time_column
-        self.day_column = day_column
+        self.orders_by_date = isinstance(time_column.type, Date)
 
     def _live(self, owner_id: uuid.UUID) -> list[ColumnElement[bool]]:
         model: Any = self.model
@@ -122,14 +135,13 @@ class RecordRepository(Generic[M]):
         """Whoever owns it and deleted or not: only for recognising a replayed or clashing id."""
         return session.get(self.model, record_id, populate_existing=True)
 
-    def page_statement(self, owner_id: uuid.UUID, window: DateWindow, page: PageRequest) -> SelectOfScalar[M]:
-        conditions = self._live(owner_id)
-        if window.start is not None:
-            conditions.append(self.day_column >= window.start)
-        if window.end is not None:
-            conditions.append(self.day_column <= window.end)
+    def page_statement(
+        self, owner_id: uuid.UUID, page: PageRequest, filters: Sequence[ColumnElement[bool]] = ()
+    ) -> SelectOfScalar[M]:
+        conditions = [*self._live(owner_id), *filters]
         if page.after is not None:
-            conditions.append(tuple_(self.time_column, self.model.id) < tuple_(page.after.at, page.after.id))
+            after: date | datetime = page.after.at.date() if self.orders_by_date else page.after.at
+            conditions.append(tuple_(self.time_column, self.model.id) < tuple_(after, page.after.id))
         return (
             select(self.model)
             .where(*conditions)
@@ -137,8 +149,10 @@ class RecordRepository(Generic[M]):
             .limit(page.limit + 1)
         )
 
-    def page(self, session: Session, owner_id: uuid.UUID, window: DateWindow, page: PageRequest) -> list[M]:
-        return list(session.exec(self.page_statement(owner_id, window, page)).all())
+    def page(
+        self, session: Session, owner_id: uuid.UUID, page: PageRequest, filters: Sequence[ColumnElement[bool]] = ()
+    ) -> list[M]:
+        return list(session.exec(self.page_statement(owner_id, page, filters)).all())
 
 
 class RecordService(Generic[M]):
@@ -165,14 +179,17 @@ class RecordService(Generic[M]):
         return record
 
     def list(
-        self, session: Session, owner_id: uuid.UUID, window: DateWindow, page: PageRequest
+        self, session: Session, owner_id: uuid.UUID, page: PageRequest, filters: Sequence[ColumnElement[bool]] = ()
     ) -> tuple[list[M], str | None]:
-        rows = self.repository.page(session, owner_id, window, page)
+        rows = self.repository.page(session, owner_id, page, filters)
         if len(rows) <= page.limit:
             return rows, None
         rows = rows[: page.limit]
         last = rows[-1]
-        return rows, encode_cursor(Position(at=getattr(last, self.time_attribute), id=last.id))
+        at = getattr(last, self.time_attribute)
+        if not isinstance(at, datetime):
+            at = datetime.combine(at, time(), UTC)
+        return rows, encode_cursor(Position(at=at, id=last.id))
 
     def create(
         self, session: Session, owner_id: uuid.UUID, record_id: uuid.UUID | None, fields: dict[str, Any]

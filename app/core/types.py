@@ -21,6 +21,7 @@ from app.core.time import known_timezones
 
 MAX_FUTURE = timedelta(minutes=10)
 T = TypeVar("T")
+DateOrTime = TypeVar("DateOrTime", date, datetime)
 
 
 class InputModel(BaseModel):
@@ -60,7 +61,7 @@ def not_null() -> Any:
     return Field(default=None)
 
 
-EARLIEST_YEAR, LATEST_YEAR = 1900, 9000
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
 
 
 def _timestamp_string(value: Any) -> Any:
@@ -88,7 +89,7 @@ def _known_timezone(value: str) -> str:
     return value
 
 
-def _plausible_year(value: datetime) -> datetime:
+def _plausible_year(value: DateOrTime) -> DateOrTime:
     # Checked on the naive fields first: converting year 1 or 9999 across an offset overflows.
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
@@ -126,7 +127,7 @@ PastTimestamp = Annotated[
 ]
 # Use after the range: Annotated[int, Interval(ge=1, le=10), JsonInteger], so the schema keeps it.
 JsonInteger = BeforeValidator(_json_integer)
-Day = Annotated[date, BeforeValidator(_date_string)]
+Day = Annotated[date, BeforeValidator(_date_string), AfterValidator(_plausible_year)]
 TimeZoneName = Annotated[
     str,
     StringConstraints(strict=True, max_length=64),

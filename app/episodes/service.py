@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.core.pagination import PageRequest
 from app.core.records import DateWindow, RecordService
@@ -39,7 +39,7 @@ def get(session: Session, user: User, episode_id: uuid.UUID) -> Episode:
 
 
 def list_page(session: Session, user: User, window: DateWindow, page: PageRequest) -> tuple[list[Episode], str | None]:
-    return records.list(session, user.id, window, page)
+    return records.list(session, user.id, page, window.conditions(col(Episode.diary_date)))
 
 
 def update(

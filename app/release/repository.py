@@ -3,6 +3,4 @@ from sqlmodel import col
 from app.core.records import RecordRepository
 from app.release.models import ReleaseSession
 
-release_sessions = RecordRepository(
-    ReleaseSession, time_column=col(ReleaseSession.performed_at), day_column=col(ReleaseSession.diary_date)
-)
+release_sessions = RecordRepository(ReleaseSession, time_column=col(ReleaseSession.performed_at))

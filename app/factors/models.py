@@ -1,0 +1,48 @@
+import datetime as dt
+import uuid
+
+from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime
+from app.core.records import RecordBase
+
+
+class CustomFactor(SQLModel, table=True):
+    """A factor a user added to their own catalogue, beside the built-in ones."""
+
+    __tablename__ = "custom_factors"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    key: str = Field(max_length=40)
+    label: str = Field(max_length=80)
+    category: str = Field(max_length=16)
+    version: int = 1
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class Exposure(RecordBase, table=True):
+    """A factor over a range of days (inclusive; no end date: ongoing)."""
+
+    __tablename__ = "exposures"
+    __table_args__ = (Index("ix_exposures_user_id_start_date_id", "user_id", "start_date", "id"),)
+
+    factor: str = Field(max_length=40)
+    start_date: dt.date
+    end_date: dt.date | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class CheckIn(RecordBase, table=True):
+    """One per user and diary day; lists the factors present that day. Marks the day as logged."""
+
+    __tablename__ = "checkins"
+    # The unique (user_id, date) index also serves the newest-first pages: dates never tie.
+    __table_args__ = (UniqueConstraint("user_id", "date"),)
+
+    date: dt.date
+    factors: list[str] = Field(default_factory=list, sa_type=JSON)
+    notes: str | None = Field(default=None, max_length=2000)

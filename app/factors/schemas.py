@@ -1,0 +1,84 @@
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from app.core.types import Day, InputModel, JsonSchemaExtra, Notes, Text, not_null, unique_items
+from app.factors.catalogue import Category
+
+FACTOR_KEY_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
+FactorKey = Annotated[Text, StringConstraints(pattern=FACTOR_KEY_PATTERN)]
+FactorKeys = Annotated[
+    list[FactorKey], Field(max_length=50), AfterValidator(unique_items), JsonSchemaExtra(uniqueItems=True)
+]
+
+
+class FactorPublic(BaseModel):
+    key: str
+    label: str
+    category: Category
+    builtin: bool
+
+
+class FactorList(BaseModel):
+    items: list[FactorPublic]
+
+
+class FactorCreate(InputModel):
+    key: FactorKey
+    label: Annotated[Text, StringConstraints(min_length=1, max_length=80)]
+    category: Category
+
+
+class ExposureCreate(InputModel):
+    id: uuid.UUID | None = None
+    factor: FactorKey = Field(description="A key in the caller's catalogue.")
+    start_date: Day
+    end_date: Day | None = Field(default=None, description="Inclusive; null while ongoing.")
+    notes: Notes | None = None
+
+
+class ExposureUpdate(InputModel):
+    """Only the fields sent change; `"end_date": null` makes the exposure ongoing again."""
+
+    factor: FactorKey = not_null()
+    start_date: Day = not_null()
+    end_date: Day | None = None
+    notes: Notes | None = None
+
+    @field_validator("factor", "start_date", mode="before")
+    @classmethod
+    def _required_fields_not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+class ExposurePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    factor: str
+    start_date: dt.date
+    end_date: dt.date | None
+    notes: str | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class CheckInPut(InputModel):
+    factors: FactorKeys = Field(default=[], description="Factors present that day: keys in the caller's catalogue.")
+    notes: Notes | None = None
+
+
+class CheckInPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    date: dt.date
+    factors: list[str]
+    notes: str | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
