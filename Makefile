@@ -11,7 +11,7 @@ LINT_PATHS := app tests migrations $(wildcard bench)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run migrate openapi test lint format lock clean
+.PHONY: help venv run migrate demo openapi test lint format lock clean
 
 help:
 	@echo 'make run       install runtime deps, migrate the database, serve on $$HOST:$$PORT (127.0.0.1:8000)'
@@ -19,6 +19,7 @@ help:
 	@echo 'make lint      ruff check, ruff format --check, mypy'
 	@echo 'make format    ruff format and ruff check --fix'
 	@echo 'make migrate   apply database migrations to $$DATABASE_URL'
+	@echo 'make demo      load a demo client (18 months of diary) and a demo therapist; prints their logins'
 	@echo 'make openapi   write openapi/openapi.json'
 	@echo 'make lock      re-pin constraints.txt from pyproject.toml (UPGRADE=1 to re-resolve everything)'
 	@echo 'make venv      create .venv with runtime and dev deps'
@@ -52,6 +53,9 @@ run: $(VENV)/.installed-run
 migrate: $(VENV)/.installed-run
 	mkdir -p data
 	$(BIN)/python -m app migrate
+
+demo: migrate
+	$(BIN)/python -m app demo
 
 openapi: $(VENV)/.installed-run
 	mkdir -p openapi

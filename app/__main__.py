@@ -1,4 +1,4 @@
-"""`python -m app migrate | serve | openapi`."""
+"""`python -m app migrate | serve | openapi | demo`."""
 
 import json
 import sys
@@ -28,7 +28,17 @@ def openapi() -> None:
     print(json.dumps(app.openapi(), indent=2, sort_keys=True))
 
 
-COMMANDS = {"migrate": migrate, "serve": serve, "openapi": openapi}
+def demo() -> None:
+    from app.demo import CLIENT_EMAIL, THERAPIST_EMAIL, load
+
+    logins = load(get_settings())
+    print("Demo accounts (log in at POST /api/v1/auth/token, or with Authorize in /docs):")
+    print(f"  client:    {CLIENT_EMAIL}  password: {logins.client_password}")
+    print(f"  therapist: {THERAPIST_EMAIL}  password: {logins.therapist_password}")
+    print("Then GET /api/v1/analysis as the client.")
+
+
+COMMANDS = {"migrate": migrate, "serve": serve, "openapi": openapi, "demo": demo}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
