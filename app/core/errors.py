@@ -1,5 +1,6 @@
 """The AppError hierarchy and the single handler that renders every error as RFC 9457 problem+json."""
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -8,7 +9,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -172,12 +172,19 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Starlette's own Allow header names only the first route on the path; each method of a
-    path is its own route here."""
+    """Every method the path answers. Starlette's own Allow names only the first route matching the
+    path (each method is its own route here), so the paths of the app's OpenAPI document decide."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = [
+            (re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$"), {method.upper() for method in operations})
+            for path, operations in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.allowed_methods = table
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods
+    for pattern, verbs in table:
+        if pattern.match(request.url.path):
+            methods |= verbs
     return sorted(methods)
 
 
