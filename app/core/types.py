@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     StringConstraints,
+    field_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -59,6 +60,18 @@ def _date_string(value: Any) -> Any:
 # are not validated; services read only the fields that were sent).
 def not_null() -> Any:
     return Field(default=None)
+
+
+def _refuse_null(cls: type, value: object) -> object:
+    if value is None:
+        raise ValueError("must not be null")
+    return value
+
+
+def refuse_null(*fields: str) -> Any:
+    """The validator that goes with `not_null()` fields: `_no_nulls = refuse_null("leg", ...)`.
+    A before-validator, so the message is "must not be null" rather than a type error."""
+    return field_validator(*fields, mode="before")(classmethod(_refuse_null))
 
 
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2199

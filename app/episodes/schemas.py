@@ -3,7 +3,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from annotated_types import Interval
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from app.core.types import (
     InputModel,
@@ -13,6 +13,7 @@ from app.core.types import (
     PastTimestamp,
     TimeZoneName,
     not_null,
+    refuse_null,
     unique_items,
 )
 
@@ -65,12 +66,7 @@ class EpisodeUpdate(InputModel):
     relief: Reliefs = not_null()
     notes: Notes | None = None
 
-    @field_validator("started_at", "timezone", "leg", "muscle", "severity", "during_sleep", "relief", mode="before")
-    @classmethod
-    def _required_fields_not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("must not be null")
-        return value
+    _no_nulls = refuse_null("started_at", "timezone", "leg", "muscle", "severity", "during_sleep", "relief")
 
 
 class EpisodePublic(BaseModel):

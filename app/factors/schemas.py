@@ -2,9 +2,9 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.core.types import Day, InputModel, JsonSchemaExtra, Notes, Text, not_null, unique_items
+from app.core.types import Day, InputModel, JsonSchemaExtra, Notes, Text, not_null, refuse_null, unique_items
 from app.factors.catalogue import Category
 
 FACTOR_KEY_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
@@ -47,12 +47,7 @@ class ExposureUpdate(InputModel):
     end_date: Day | None = None
     notes: Notes | None = None
 
-    @field_validator("factor", "start_date", mode="before")
-    @classmethod
-    def _required_fields_not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("must not be null")
-        return value
+    _no_nulls = refuse_null("factor", "start_date")
 
 
 class ExposurePublic(BaseModel):

@@ -3,7 +3,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from annotated_types import Interval
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.core.types import (
     InputModel,
@@ -13,6 +13,7 @@ from app.core.types import (
     PastTimestamp,
     TimeZoneName,
     not_null,
+    refuse_null,
     unique_items,
 )
 
@@ -53,14 +54,9 @@ class ReleaseSessionUpdate(InputModel):
     gait_practice_minutes: GaitMinutes = not_null()
     notes: Notes | None = None
 
-    @field_validator(
-        "performed_at", "timezone", "duration_minutes", "technique", "areas", "gait_practice_minutes", mode="before"
+    _no_nulls = refuse_null(
+        "performed_at", "timezone", "duration_minutes", "technique", "areas", "gait_practice_minutes"
     )
-    @classmethod
-    def _required_fields_not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("must not be null")
-        return value
 
 
 class ReleaseSessionPublic(BaseModel):

@@ -3,9 +3,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from app.core.types import InputModel, JsonSchemaExtra, Text, TimeZoneName, not_null
+from app.core.types import InputModel, JsonSchemaExtra, Text, TimeZoneName, not_null, refuse_null
 
 Role = Literal["client", "therapist"]
 
@@ -57,12 +57,7 @@ class UserUpdate(InputModel):
     display_name: DisplayName | None = None
     timezone: TimeZoneName = not_null()
 
-    @field_validator("timezone", mode="before")
-    @classmethod
-    def _timezone_not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("must not be null")
-        return value
+    _no_nulls = refuse_null("timezone")
 
 
 class PasswordChange(InputModel):
