@@ -19,7 +19,7 @@ help:
 	@echo 'make lint      ruff check, ruff format --check, mypy'
 	@echo 'make format    ruff format and ruff check --fix'
 	@echo 'make migrate   apply database migrations to $$DATABASE_URL'
-	@echo 'make demo      load a demo client (18 months of diary) and a demo therapist; prints their logins'
+	@echo 'make demo      load a demo client (two years of diary) and a demo therapist; prints their logins'
 	@echo 'make openapi   write openapi/openapi.json'
 	@echo 'make lock      re-pin constraints.txt from pyproject.toml (UPGRADE=1 to re-resolve everything)'
 	@echo 'make venv      create .venv with runtime and dev deps'
