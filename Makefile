@@ -11,7 +11,7 @@ LINT_PATHS := app tests migrations $(wildcard bench)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run migrate demo openapi test lint format lock clean
+.PHONY: help venv run migrate demo openapi test lint format lock clean bench
 
 help:
 	@echo 'make run       install runtime deps, migrate the database, serve on $$HOST:$$PORT (127.0.0.1:8000)'
@@ -21,6 +21,7 @@ help:
 	@echo 'make migrate   apply database migrations to $$DATABASE_URL'
 	@echo 'make demo      load a demo client (two years of diary) and a demo therapist; prints their logins'
 	@echo 'make openapi   write openapi/openapi.json'
+	@echo 'make bench     run the benchmarks in bench/ against a server on loopback'
 	@echo 'make lock      re-pin constraints.txt from pyproject.toml (UPGRADE=1 to re-resolve everything)'
 	@echo 'make venv      create .venv with runtime and dev deps'
 	@echo 'make clean     remove .venv, caches and build output (data/ is kept)'
@@ -66,6 +67,9 @@ openapi: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.analysis
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(LINT_PATHS)

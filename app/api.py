@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, Depends
 
+from app.analysis.router import router as analysis_router
 from app.auth.dependencies import current_user
 from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
@@ -23,6 +24,7 @@ AUTHENTICATED_ROUTERS = (
     exposures_router,
     checkins_router,
     trends_router,
+    analysis_router,
 )
 
 

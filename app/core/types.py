@@ -132,7 +132,13 @@ class JsonSchemaExtra:
 # limit at the use site: Annotated[Text, Field(max_length=100)].
 Text = Annotated[str, StringConstraints(strict=True), AfterValidator(_no_nul), JsonSchemaExtra(pattern="^[^\\x00]*$")]
 Notes = Annotated[Text, StringConstraints(max_length=2000)]
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_string), AfterValidator(_plausible_year)]
+# The patterns state the year range (1900..2199) the validators enforce.
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_timestamp_string),
+    AfterValidator(_plausible_year),
+    JsonSchemaExtra(pattern=r"^(19|20|21)\d\d-"),
+]
 PastTimestamp = Annotated[
     Timestamp,
     AfterValidator(_not_far_future),
@@ -140,7 +146,12 @@ PastTimestamp = Annotated[
 ]
 # Use after the range: Annotated[int, Interval(ge=1, le=10), JsonInteger], so the schema keeps it.
 JsonInteger = BeforeValidator(_json_integer)
-Day = Annotated[date, BeforeValidator(_date_string), AfterValidator(_plausible_year)]
+Day = Annotated[
+    date,
+    BeforeValidator(_date_string),
+    AfterValidator(_plausible_year),
+    JsonSchemaExtra(pattern=r"^(19|20|21)\d\d-\d\d-\d\d$"),
+]
 TimeZoneName = Annotated[
     str,
     StringConstraints(strict=True, max_length=64),

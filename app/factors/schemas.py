@@ -8,9 +8,14 @@ from app.core.types import Day, InputModel, JsonSchemaExtra, Notes, Text, not_nu
 from app.factors.catalogue import Category
 
 FACTOR_KEY_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
-FactorKey = Annotated[Text, StringConstraints(pattern=FACTOR_KEY_PATTERN)]
+# The pattern excludes NUL and everything else but [a-z0-9_], so it needs no other text rule.
+FactorKey = Annotated[str, StringConstraints(strict=True, pattern=FACTOR_KEY_PATTERN)]
+# A key that must already be in the caller's catalogue (built-in or their own).
+CatalogueKey = Annotated[
+    FactorKey, JsonSchemaExtra(format="catalogue-key", description="A key in the caller's catalogue (GET /factors).")
+]
 FactorKeys = Annotated[
-    list[FactorKey], Field(max_length=50), AfterValidator(unique_items), JsonSchemaExtra(uniqueItems=True)
+    list[CatalogueKey], Field(max_length=50), AfterValidator(unique_items), JsonSchemaExtra(uniqueItems=True)
 ]
 
 
@@ -33,7 +38,7 @@ class FactorCreate(InputModel):
 
 class ExposureCreate(InputModel):
     id: uuid.UUID | None = None
-    factor: FactorKey = Field(description="A key in the caller's catalogue.")
+    factor: CatalogueKey
     start_date: Day
     end_date: Day | None = Field(default=None, description="Inclusive; null while ongoing.")
     notes: Notes | None = None
@@ -42,7 +47,7 @@ class ExposureCreate(InputModel):
 class ExposureUpdate(InputModel):
     """Only the fields sent change; `"end_date": null` makes the exposure ongoing again."""
 
-    factor: FactorKey = not_null()
+    factor: CatalogueKey = not_null()
     start_date: Day = not_null()
     end_date: Day | None = None
     notes: Notes | None = None

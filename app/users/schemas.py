@@ -24,8 +24,8 @@ def _email(value: str) -> str:
 
 
 Email = Annotated[
-    Text,
-    StringConstraints(min_length=3, max_length=254),
+    str,
+    StringConstraints(strict=True, min_length=3, max_length=254),
     AfterValidator(_email),
     JsonSchemaExtra(pattern=EMAIL_PATTERN),
 ]
