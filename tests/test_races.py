@@ -183,3 +183,17 @@ def test_a_server_killed_mid_write_keeps_every_acknowledged_record(committed_db:
     finally:
         server.kill()
         server.wait(timeout=10)
+
+
+def test_two_first_routine_puts_at_once_both_succeed(shared_app: FastAPI) -> None:
+    with TestClient(shared_app) as setup:
+        headers = new_account(setup).headers
+
+    def put(index: int) -> int:
+        with TestClient(shared_app) as client:
+            body = {"started_on": None, "daily_target_minutes": 5 + index}
+            return client.put("/api/v1/routine", json=body, headers=headers).status_code
+
+    assert at_once(2, put) == [200, 200]
+    with TestClient(shared_app) as client:
+        assert client.get("/api/v1/routine", headers=headers).json()["version"] == 2

@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.core.db import utcnow
@@ -41,7 +42,7 @@ def replace(session: Session, owner_id: uuid.UUID, payload: RoutineUpdate, if_ma
             body={"record": _public(session, owner_id, routine).model_dump(mode="json")},
         )
     if routine is None:
-        routine = Routine(user_id=owner_id, version=0, updated_at=utcnow())
+        routine = _first_routine(session, owner_id)
     routine.started_on = payload.started_on
     routine.daily_target_minutes = payload.daily_target_minutes
     routine.version += 1
@@ -49,6 +50,20 @@ def replace(session: Session, owner_id: uuid.UUID, payload: RoutineUpdate, if_ma
     session.add(routine)
     session.commit()
     return _public(session, owner_id, routine)
+
+
+def _first_routine(session: Session, owner_id: uuid.UUID) -> Routine:
+    """Inserts the user's routine row; when a concurrent first PUT got there first, locks theirs."""
+    routine = Routine(user_id=owner_id, version=0, updated_at=utcnow())
+    try:
+        with session.begin_nested():
+            session.add(routine)
+    except IntegrityError:
+        existing = repository.get(session, owner_id, lock=True)
+        if existing is None:
+            raise
+        return existing
+    return routine
 
 
 def _public(session: Session, owner_id: uuid.UUID, routine: Routine | None) -> RoutinePublic:
