@@ -49,7 +49,7 @@ class DemoLogins:
 def load(settings: Settings) -> DemoLogins:
     if settings.app_env != "development":
         raise ConfigurationError("demo data is only for development databases")
-    database = Database(make_engine(settings))
+    database = Database(make_engine(settings), max_concurrent=settings.db_pool_size)
     logins = DemoLogins(secrets.token_urlsafe(12), secrets.token_urlsafe(12))
     with database.session(write=True) as session:
         for email in (CLIENT_EMAIL, THERAPIST_EMAIL):

@@ -32,13 +32,13 @@ def _operation_id(route: APIRoute) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.signing_key()  # fail at start-up, not on the first login, when no key can be had
-    database = Database(make_engine(settings))
+    database = Database(make_engine(settings), max_concurrent=settings.db_pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Sync endpoints run in this thread pool; it matches the connection pool so a request
-        # never holds a worker thread while waiting for a connection.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
+        # Sync endpoints and dependencies run in this thread pool. At most db_pool_size requests use
+        # the database at once (see get_session); the spare threads serve the rest meanwhile.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 2 * settings.db_pool_size
         yield
         database.dispose()
 

@@ -38,7 +38,7 @@ BLOCK_FACTORS = ("statin", "diuretic", "birth_control_pill", "rigid_shoes", "ort
 
 def seed(database_url: str) -> None:
     settings = settings_for(database_url)
-    database = Database(make_engine(settings))
+    database = Database(make_engine(settings), max_concurrent=settings.db_pool_size)
     rng = random.Random(7)
     with database.session(write=True) as session:
         for days in DIARY_LENGTHS:

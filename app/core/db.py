@@ -1,9 +1,12 @@
 """Engine, sessions and column types shared by every domain."""
 
-from collections.abc import Iterator
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -99,23 +102,44 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 class Database:
-    """The engine, plus a view of it whose transactions start as writers (SQLite only cares)."""
+    """The engine, a view of it whose transactions start as writers (SQLite only cares), and the
+    admission limit of requests that use it at once."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, max_concurrent: int) -> None:
         self.engine = engine
+        self.max_concurrent = max_concurrent
         self._writer = engine.execution_options(sqlite_immediate=True)
+        self._admissions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def session(self, *, write: bool) -> Session:
         return Session(self._writer if write else self.engine, expire_on_commit=False)
+
+    def admission(self) -> anyio.Semaphore:
+        """One limit per event loop (a worker has one; the tests start several)."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._admissions:
+            self._admissions[loop] = anyio.Semaphore(self.max_concurrent)
+        return self._admissions[loop]
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A request holds its connection (on SQLite, maybe the write lock) across several thread hops:
+    dependencies, then the endpoint. Admitting at most `max_concurrent` such requests, waiting in
+    the event loop rather than in a thread, and keeping more threads than that, means a request
+    holding a connection can always get a thread to finish: no pile-up of threads all waiting for
+    connections held by requests that wait for threads."""
     database: Database = request.app.state.database
-    with database.session(write=request.method not in READ_ONLY_METHODS) as session:
-        yield session
+    async with database.admission():
+        session = database.session(write=request.method not in READ_ONLY_METHODS)
+        try:
+            yield session
+        finally:
+            await anyio.to_thread.run_sync(session.close)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
