@@ -4,6 +4,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -188,6 +189,17 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+async def _on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The database is unreachable or busy past every timeout: the request may succeed later.
+    return problem_response(
+        503,
+        slug="service-unavailable",
+        title="Service unavailable",
+        detail="The database is not answering; try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, detail="An unexpected error occurred.")
 
@@ -196,6 +208,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(AppError, _on_app_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(sqlalchemy.exc.OperationalError, _on_database_unavailable)
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, _on_database_unavailable)
     app.add_exception_handler(Exception, _on_unexpected_error)
 
 
