@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app import health
@@ -55,7 +56,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(build_api_router())
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _allow_origins(app, settings.cors_origin_list)
     return app
+
+
+def _allow_origins(app: FastAPI, origins: list[str]) -> None:
+    """Cross-origin access for browser dashboards. Tokens travel in the Authorization header, but
+    credentialed requests are still allowed only for listed origins, never with the wildcard."""
+    if not origins:
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_credentials=origins != ["*"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "If-Match"],
+        expose_headers=["ETag", "Retry-After", "Content-Disposition", "WWW-Authenticate"],
+        max_age=600,
+    )
 
 
 app = create_app()

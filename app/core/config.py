@@ -42,12 +42,29 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: int = 3
     max_body_bytes: int = 1024 * 1024
 
+    # Browser dashboards on other origins: a comma-separated list of exact origins
+    # (`https://dashboard.example.org`), or `*` alone for any origin without credentials. None by default.
+    cors_origins: str = ""
+
     @model_validator(mode="after")
     def _refuse_weak_secret_in_production(self) -> "Settings":
         weak = not self.secret_key or len(self.secret_key.encode()) < MIN_SECRET_BYTES
         if self.app_env == "production" and weak:
             raise ConfigurationError(f"SECRET_KEY of at least {MIN_SECRET_BYTES} bytes is required in production")
         return self
+
+    @model_validator(mode="after")
+    def _refuse_wildcard_among_origins(self) -> "Settings":
+        origins = self.cors_origin_list
+        if "*" in origins and len(origins) > 1:
+            raise ConfigurationError("CORS_ORIGINS is either `*` alone or a list of exact origins")
+        if any(origin != "*" and not origin.startswith(("http://", "https://")) for origin in origins):
+            raise ConfigurationError("CORS_ORIGINS entries must be origins like https://dashboard.example.org")
+        return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def is_sqlite(self) -> bool:
