@@ -10,6 +10,8 @@ from app.episodes.router import router as episodes_router
 from app.factors.router import checkins_router, exposures_router, factors_router
 from app.release.router import router as release_router
 from app.routine.router import router as routine_router
+from app.sharing.router import router as sharing_router
+from app.sharing.therapist_router import router as therapist_router
 from app.trends.router import router as trends_router
 from app.users.router import router as users_router
 
@@ -25,6 +27,8 @@ AUTHENTICATED_ROUTERS = (
     checkins_router,
     trends_router,
     analysis_router,
+    sharing_router,
+    therapist_router,
 )
 
 

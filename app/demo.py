@@ -1,4 +1,4 @@
-"""`python -m app demo`: a demo client with two years of seeded diary and a demo therapist.
+"""`python -m app demo`: a demo client with two years of seeded diary and a demo therapist they share it with.
 
 In the demo diary a statin (from month 8 on) doubles the cramp rate and a week of full adherence to
 the self-release routine (from month 13 on) halves it; high heels, orthotics and an electrolyte
@@ -25,6 +25,7 @@ from app.release import service as releases
 from app.release.schemas import ReleaseSessionCreate
 from app.routine import service as routines
 from app.routine.schemas import RoutineUpdate
+from app.sharing import service as sharing
 from app.users import repository as users_repository
 from app.users import service as users
 from app.users.models import User
@@ -60,9 +61,11 @@ def load(settings: Settings) -> DemoLogins:
         client = users.register(
             session, settings, _account(CLIENT_EMAIL, logins.client_password, "client", "Demo client")
         )
-        users.register(
+        therapist = users.register(
             session, settings, _account(THERAPIST_EMAIL, logins.therapist_password, "therapist", "Demo therapist")
         )
+        # The same consent a real client gives: a share code, redeemed by the therapist.
+        sharing.redeem(session, therapist, sharing.make_code(session, client).code)
         _write_diary(session, client, random.Random(SEED))  # noqa: S311 - seeded demo data, not secrets
     database.dispose()
     return logins

@@ -5,16 +5,21 @@ from app.episodes.models import Episode
 from app.factors.models import CheckIn, CustomFactor, Exposure
 from app.release.models import ReleaseSession
 from app.routine.models import Routine
+from app.sharing.models import AccessLogEntry, RedemptionFailure, ShareCode, TherapistLink
 from app.users.models import User
 
 __all__ = [
+    "AccessLogEntry",
     "CheckIn",
     "CustomFactor",
     "Episode",
     "Exposure",
     "LoginFailure",
+    "RedemptionFailure",
     "RefreshToken",
     "ReleaseSession",
     "Routine",
+    "ShareCode",
+    "TherapistLink",
     "User",
 ]

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.demo import CLIENT_EMAIL, load
+from app.demo import CLIENT_EMAIL, THERAPIST_EMAIL, load
 from app.main import create_app
 from tests.conftest import Account, login, new_account, test_settings
 
@@ -106,6 +106,11 @@ def test_the_demo_shows_the_statin_raising_and_the_routine_lowering_the_rate(com
         report = analysis(client, demo)
         other = new_account(client)
         assert analysis(client, other)["outcome"]["events"] == 0
+        # The demo therapist is linked and sees the same report.
+        therapist = Account(user={}, tokens=login(client, THERAPIST_EMAIL, logins.therapist_password))
+        (summary,) = client.get("/api/v1/therapist/clients", headers=therapist.headers).json()["items"]
+        shared = client.get(f"/api/v1/therapist/clients/{summary['client_id']}/analysis", headers=therapist.headers)
+        assert shared.json()["factors"] == report["factors"]
     assert report["status"] == "ok"
     assert factor(report, "statin")["verdict"] == "likely_increases"
     assert report["adherence"]["verdict"] == "likely_decreases"

@@ -41,6 +41,15 @@ def current_user(session: SessionDep, settings: SettingsDep, token: Annotated[st
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+def current_client(user: CurrentUser) -> User:
+    if user.role != "client":
+        raise Forbidden("This endpoint is for clients.")
+    return user
+
+
+CurrentClient = Annotated[User, Depends(current_client)]
+
+
 def current_therapist(user: CurrentUser) -> User:
     if user.role != "therapist":
         raise Forbidden("This endpoint is for therapists.")

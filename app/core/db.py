@@ -2,9 +2,9 @@
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from fastapi import Depends, Request
@@ -26,6 +26,19 @@ SQLModel.metadata.naming_convention = {
 metadata: MetaData = SQLModel.metadata
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def writes_on_read(endpoint: Endpoint) -> Endpoint:
+    """Marks a GET endpoint that also writes (a therapist read appends to the access log), so its
+    SQLite transaction takes the write lock up front like any other write: a read transaction
+    upgraded to a write fails at once with "database is locked" when another writer got in between."""
+    setattr(endpoint, "writes_on_read", True)  # noqa: B010 - mypy refuses attributes on functions
+    return endpoint
+
+
+def _writes(request: Request) -> bool:
+    return request.method not in READ_ONLY_METHODS or getattr(request.scope.get("endpoint"), "writes_on_read", False)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -135,7 +148,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     connections held by requests that wait for threads."""
     database: Database = request.app.state.database
     async with database.admission():
-        session = database.session(write=request.method not in READ_ONLY_METHODS)
+        session = database.session(write=_writes(request))
         try:
             yield session
         finally:

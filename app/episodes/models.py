@@ -13,6 +13,8 @@ class Episode(RecordBase, table=True):
         # Serves the newest-first keyset pages; `diary_date` filters and the sync feed come after.
         Index("ix_episodes_user_id_started_at_id", "user_id", "started_at", "id"),
         Index("ix_episodes_user_id_diary_date", "user_id", "diary_date"),
+        # The therapist dashboard's `last_entry_at`.
+        Index("ix_episodes_user_id_created_at", "user_id", "created_at"),
     )
 
     started_at: datetime = Field(sa_type=UTCDateTime)

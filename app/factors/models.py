@@ -28,7 +28,10 @@ class Exposure(RecordBase, table=True):
     """A factor over a range of days (inclusive; no end date: ongoing)."""
 
     __tablename__ = "exposures"
-    __table_args__ = (Index("ix_exposures_user_id_start_date_id", "user_id", "start_date", "id"),)
+    __table_args__ = (
+        Index("ix_exposures_user_id_start_date_id", "user_id", "start_date", "id"),
+        Index("ix_exposures_user_id_created_at", "user_id", "created_at"),
+    )
 
     factor: str = Field(max_length=40)
     start_date: dt.date
@@ -41,7 +44,10 @@ class CheckIn(RecordBase, table=True):
 
     __tablename__ = "checkins"
     # The unique (user_id, date) index also serves the newest-first pages: dates never tie.
-    __table_args__ = (UniqueConstraint("user_id", "date"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "date"),
+        Index("ix_checkins_user_id_created_at", "user_id", "created_at"),
+    )
 
     date: dt.date
     factors: list[str] = Field(default_factory=list, sa_type=JSON)

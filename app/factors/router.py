@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from app.auth.dependencies import CurrentUser
 from app.core.db import SessionDep
@@ -67,16 +67,25 @@ def create_exposure(
     return ExposurePublic.model_validate(exposure)
 
 
+class ExposureFilter:
+    def __init__(
+        self,
+        factor: Annotated[str | None, Query(pattern=FACTOR_KEY_PATTERN, description="Only this factor.")] = None,
+        active_on: Annotated[Day | None, Query(description="Only exposures covering this day.")] = None,
+    ) -> None:
+        self.factor = factor
+        self.active_on = active_on
+
+
+ExposureFilterDep = Annotated[ExposureFilter, Depends()]
+
+
 @exposures_router.get("", response_model=Page[ExposurePublic], responses=problem_responses(401, 422))
 def list_exposures(
-    user: CurrentUser,
-    session: SessionDep,
-    page: PageDep,
-    factor: Annotated[str | None, Query(pattern=FACTOR_KEY_PATTERN, description="Only this factor.")] = None,
-    active_on: Annotated[Day | None, Query(description="Only exposures covering this day.")] = None,
+    user: CurrentUser, session: SessionDep, page: PageDep, filters: ExposureFilterDep
 ) -> Page[ExposurePublic]:
     """Newest first by `start_date`."""
-    items, cursor = service.list_exposures(session, user.id, page, factor, active_on)
+    items, cursor = service.list_exposures(session, user.id, page, filters.factor, filters.active_on)
     return Page(items=[ExposurePublic.model_validate(e) for e in items], next_cursor=cursor)
 
 
