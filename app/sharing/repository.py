@@ -8,18 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    CTE,
     ColumnElement,
     Date,
-    RowMapping,
     Select,
     String,
     Subquery,
     and_,
     case,
     func,
+    insert,
     literal,
     literal_column,
+    or_,
     tuple_,
     union_all,
     update,
@@ -136,8 +136,10 @@ def client_links(session: Session, client_id: uuid.UUID) -> list[tuple[Therapist
 # --- the access log ---
 
 
-def log_access(session: Session, entries: list[AccessLogEntry]) -> None:
-    session.add_all(entries)
+def log_access(session: Session, entries: list[dict[str, Any]]) -> None:
+    """One multi-row INSERT without ORM objects: the dashboard logs a read for every client."""
+    if entries:
+        session.execute(insert(AccessLogEntry), entries)
 
 
 def access_log_page(session: Session, client_id: uuid.UUID, page: PageRequest) -> list[AccessLogEntry]:
@@ -173,48 +175,83 @@ def readable_timezones(session: Session, therapist_id: uuid.UUID) -> list[str]:
     return list(session.exec(statement).all())
 
 
-def client_figures(session: Session, therapist_id: uuid.UUID, zones: list[ZoneWindows]) -> list[RowMapping]:
-    """One row of figures per readable client, in one statement whatever the number of clients:
-    per-day totals are grouped in SQL, then counted per client over its own windows."""
+def client_figures(session: Session, therapist_id: uuid.UUID, zones: list[ZoneWindows]) -> list[dict[str, Any]]:
+    """One row of figures per readable client, in two statements whatever the number of clients:
+    the clients with their windows, then their logged days summed per client over those windows.
+    Two, because joining the clients to their days (both computed) would make SQLite compare
+    every client with every day: it cannot index either side of that join."""
     if not zones:
         return []
     readable = readable_links(therapist_id)
     windows = _zone_windows(zones)
-    clients = _clients(readable, windows)
-    days = _logged_days(readable, since=min(zone.starting(2 * SUMMARY_DAYS) for zone in zones))
-    in_window = and_(
-        days.c.client_id == clients.c.client_id, days.c.day >= clients.c.start_prev_30, days.c.day <= clients.c.today
-    )
+    figures = {
+        row["client_id"]: row
+        for row in session.execute(
+            _day_totals(readable, windows, since=min(zone.starting(2 * SUMMARY_DAYS) for zone in zones))
+        ).mappings()
+    }
+    return [
+        {**client, **figures.get(client["client_id"], NO_LOGGED_DAYS)}
+        for client in session.execute(_clients(readable, windows)).mappings()
+    ]
+
+
+def _day_totals(readable: Subquery, windows: Subquery, since: dt.date) -> Select[*tuple[Any, ...]]:
+    """Per client with a logged day since `since`: its figures over its own windows. Driven by the
+    days, which reach their client's time zone and routine through primary keys."""
+    days = _logged_days(readable, since)
 
     def between(first: ColumnElement[dt.date], *more: ColumnElement[bool]) -> ColumnElement[bool]:
-        return and_(days.c.day >= first, days.c.day <= clients.c.today, *more)
+        return and_(days.c.day >= first, days.c.day <= windows.c.today, *more)
 
     def count_days(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+        return func.count(case((condition, days.c.day)).distinct())
 
     def total(condition: ColumnElement[bool], column: ColumnElement[int]) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((condition, column), else_=0)), 0)
 
-    adherent = and_(days.c.day >= clients.c.routine_start, days.c.minutes >= clients.c.target)
-    previous = and_(days.c.day >= clients.c.start_prev_30, days.c.day < clients.c.start_30)
-    statement = (
-        sa_select(
-            *clients.c,
-            count_days(between(clients.c.start_7)).label("days_logged_7d"),
-            count_days(between(clients.c.start_30)).label("days_logged_30d"),
-            count_days(previous).label("days_logged_prev_30d"),
-            total(between(clients.c.start_7), days.c.episodes).label("episodes_7d"),
-            total(between(clients.c.start_30), days.c.episodes).label("episodes_30d"),
-            total(previous, days.c.episodes).label("episodes_prev_30d"),
-            total(between(clients.c.start_30), days.c.severity_sum).label("severity_sum_30d"),
-            func.max(case((between(clients.c.start_7), days.c.max_severity))).label("max_severity_7d"),
-            count_days(between(clients.c.start_14, adherent)).label("adherent_days_14d"),
-            count_days(between(clients.c.start_30, adherent)).label("adherent_days_30d"),
-        )
-        .select_from(clients.outerjoin(days, in_window))
-        .group_by(*clients.c)
+    target = func.coalesce(col(Routine.daily_target_minutes), DEFAULT_DAILY_TARGET_MINUTES)
+    # A day with the target's minutes has a release session, so it is on or after the first one:
+    # only an explicit `started_on` can make an adherent day fall before the routine's start.
+    adherent = and_(
+        days.c.minutes >= target, or_(col(Routine.started_on).is_(None), days.c.day >= col(Routine.started_on))
     )
-    return list(session.execute(statement).mappings().all())
+    previous = and_(days.c.day >= windows.c.start_prev_30, days.c.day < windows.c.start_30)
+    return (
+        sa_select(
+            days.c.client_id,
+            count_days(between(windows.c.start_7)).label("days_logged_7d"),
+            count_days(between(windows.c.start_30)).label("days_logged_30d"),
+            count_days(previous).label("days_logged_prev_30d"),
+            total(between(windows.c.start_7), days.c.episodes).label("episodes_7d"),
+            total(between(windows.c.start_30), days.c.episodes).label("episodes_30d"),
+            total(previous, days.c.episodes).label("episodes_prev_30d"),
+            total(between(windows.c.start_30), days.c.severity_sum).label("severity_sum_30d"),
+            func.max(case((between(windows.c.start_7), days.c.max_severity))).label("max_severity_7d"),
+            # Only the release sessions' row of a day has minutes, so these count each day once.
+            total(between(windows.c.start_14, adherent), literal_column("1")).label("adherent_days_14d"),
+            total(between(windows.c.start_30, adherent), literal_column("1")).label("adherent_days_30d"),
+        )
+        .select_from(days)
+        .join(User, col(User.id) == days.c.client_id)
+        .join(windows, windows.c.timezone == col(User.timezone))
+        .outerjoin(Routine, col(Routine.user_id) == days.c.client_id)
+        .group_by(days.c.client_id)
+    )
+
+
+NO_LOGGED_DAYS: dict[str, Any] = {
+    "days_logged_7d": 0,
+    "days_logged_30d": 0,
+    "days_logged_prev_30d": 0,
+    "episodes_7d": 0,
+    "episodes_30d": 0,
+    "episodes_prev_30d": 0,
+    "severity_sum_30d": 0,
+    "max_severity_7d": None,
+    "adherent_days_14d": 0,
+    "adherent_days_30d": 0,
+}
 
 
 SUMMARY_DAYS = 30
@@ -235,9 +272,8 @@ def _zone_windows(zones: list[ZoneWindows]) -> Subquery:
     return union_all(*rows).subquery("zones")
 
 
-def _clients(readable: Subquery, windows: Subquery) -> CTE:
-    """One row per readable client with its windows, routine and latest record. Materialized so
-    the per-client look-ups run once per client, not once per joined day."""
+def _clients(readable: Subquery, windows: Subquery) -> Select[*tuple[Any, ...]]:
+    """One row per readable client with its windows, routine and latest record."""
     first_release = (
         sa_select(func.min(col(ReleaseSession.diary_date)))
         .where(col(ReleaseSession.user_id) == col(User.id), col(ReleaseSession.deleted_at).is_(None))
@@ -263,8 +299,6 @@ def _clients(readable: Subquery, windows: Subquery) -> CTE:
         .join(readable, readable.c.client_id == col(User.id))
         .join(windows, windows.c.timezone == col(User.timezone))
         .outerjoin(Routine, col(Routine.user_id) == col(User.id))
-        .cte("clients")
-        .prefix_with("MATERIALIZED")
     )
 
 
@@ -277,8 +311,9 @@ DIARY_TABLES: dict[str, Any] = {
 
 
 def _logged_days(readable: Subquery, since: dt.date) -> Subquery:
-    """(client_id, day, episodes, severity_sum, max_severity, minutes) for every logged day since
-    `since` of the readable clients: every row is a logged day."""
+    """(client_id, day, episodes, severity_sum, max_severity, minutes) of the readable clients since
+    `since`: one row per table and logged day, so a day may have up to three rows. Not grouped
+    by day again: that sort costs more than everything else, and the figures do without it."""
     clients = sa_select(readable.c.client_id)
     zero: ColumnElement[int] = literal_column("0")
     episodes: Select[*tuple[Any, ...]] = (
@@ -312,16 +347,4 @@ def _logged_days(readable: Subquery, since: dt.date) -> Subquery:
     checkins = sa_select(col(CheckIn.user_id), col(CheckIn.date), zero, zero, zero, zero).where(
         col(CheckIn.user_id).in_(clients), col(CheckIn.deleted_at).is_(None), col(CheckIn.date) >= since
     )
-    entries = union_all(episodes, releases, checkins).subquery("entries")
-    return (
-        sa_select(
-            entries.c.client_id,
-            entries.c.day,
-            func.sum(entries.c.episodes).label("episodes"),
-            func.sum(entries.c.severity_sum).label("severity_sum"),
-            func.max(entries.c.max_severity).label("max_severity"),
-            func.sum(entries.c.minutes).label("minutes"),
-        )
-        .group_by(entries.c.client_id, entries.c.day)
-        .subquery("days")
-    )
+    return union_all(episodes, releases, checkins).subquery("days")

@@ -129,9 +129,15 @@ def record_access(
     at = at or utcnow()
     name = therapist.display_name or therapist.email
     entries = [
-        AccessLogEntry(
-            client_id=client_id, therapist_id=therapist.id, therapist_name=name, action=action, resource=resource, at=at
-        )
+        {
+            "id": uuid.uuid4(),
+            "client_id": client_id,
+            "therapist_id": therapist.id,
+            "therapist_name": name,
+            "action": action,
+            "resource": resource,
+            "at": at,
+        }
         for client_id in client_ids
     ]
     repository.log_access(session, entries)

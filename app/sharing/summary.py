@@ -5,7 +5,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import RowMapping
 from sqlmodel import Session
 
 from app.diary.service import local_today
@@ -26,7 +25,7 @@ def client_summaries(session: Session, therapist_id: uuid.UUID, sort: ClientSort
     return sort_summaries(summaries, sort)
 
 
-def _summary(row: RowMapping) -> ClientSummary:
+def _summary(row: dict[str, Any]) -> ClientSummary:
     today: dt.date = row["today"]
     episodes_30d, episodes_prev = int(row["episodes_30d"]), int(row["episodes_prev_30d"])
     adherence_30d = _adherence(row["adherent_days_30d"], row["routine_start"], row["start_30"], today)
