@@ -1,6 +1,7 @@
 """Runs the API as `make run` would (uvicorn, one worker) on a free loopback port, for benchmarks."""
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -15,10 +16,37 @@ from app.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_SECRET = "benchmark-only-signing-key-0123456789abcdef"
+# In the benchmarks' e-mail addresses, so a rerun against the same PostgreSQL database never clashes.
+RUN_TAG = secrets.token_hex(4)
 
 
 def settings_for(database_url: str) -> Settings:
     return Settings(database_url=database_url, secret_key=BENCH_SECRET, argon2_time_cost=1, argon2_memory_kib=1024)
+
+
+_SERVERS: dict[str, int] = {}
+
+
+def cpu_seconds(base: str) -> float:
+    """CPU time the server at `base` has used so far, its worker processes included: a cost per
+    request that other load on a shared machine hardly changes, unlike requests per second."""
+    pids = [_SERVERS[base], *_children(_SERVERS[base])]
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *_children(int(child))]
+    return found
 
 
 def free_port() -> int:
@@ -28,13 +56,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database_url: str) -> Iterator[str]:
+def running_server(database_url: str, workers: int = 1) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "HOST": "127.0.0.1",
         "PORT": str(port),
+        "WORKERS": str(workers),
         "SECRET_KEY": BENCH_SECRET,
         "APP_ENV": "development",
         "ARGON2_TIME_COST": "1",
@@ -56,7 +85,9 @@ def running_server(database_url: str) -> Iterator[str]:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("the server did not start")
             time.sleep(0.1)
+        _SERVERS[base] = server.pid
         yield base
     finally:
+        _SERVERS.pop(base, None)
         server.terminate()
         server.wait(timeout=10)
