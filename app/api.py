@@ -6,6 +6,7 @@ from app.analysis.router import router as analysis_router
 from app.auth.dependencies import current_user
 from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
+from app.core.routing import Router
 from app.episodes.router import router as episodes_router
 from app.factors.router import checkins_router, exposures_router, factors_router
 from app.release.router import router as release_router
@@ -33,7 +34,7 @@ AUTHENTICATED_ROUTERS = (
 
 
 def build_api_router() -> APIRouter:
-    api = APIRouter(prefix="/api/v1")
+    api = Router(prefix="/api/v1")
     for router in PUBLIC_ROUTERS:
         api.include_router(router)
     for router in AUTHENTICATED_ROUTERS:

@@ -1,10 +1,11 @@
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlalchemy import text
 
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, problem_responses
+from app.core.routing import Router
 
-router = APIRouter(tags=["health"])
+router = Router(tags=["health"])
 
 
 @router.get("/healthz")

@@ -1,13 +1,12 @@
-from fastapi import APIRouter
-
 from app.analysis import service
 from app.analysis.schemas import AnalysisReport
 from app.auth.dependencies import CurrentUser
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.records import DateWindowDep
+from app.core.routing import Router
 
-router = APIRouter(prefix="/analysis", tags=["analysis"])
+router = Router(prefix="/analysis", tags=["analysis"])
 
 
 @router.get("", response_model=AnalysisReport, responses=problem_responses(401, 422))

@@ -15,7 +15,9 @@ from app.users.models import User
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_settings_from_app(request: Request) -> Settings:
+# The dependencies below that do no I/O are `async def`: FastAPI runs plain `def` dependencies in
+# the thread pool, and each hop there costs more than the work itself.
+async def get_settings_from_app(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -41,7 +43,7 @@ def current_user(session: SessionDep, settings: SettingsDep, token: Annotated[st
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def current_client(user: CurrentUser) -> User:
+async def current_client(user: CurrentUser) -> User:
     if user.role != "client":
         raise Forbidden("This endpoint is for clients.")
     return user
@@ -50,7 +52,7 @@ def current_client(user: CurrentUser) -> User:
 CurrentClient = Annotated[User, Depends(current_client)]
 
 
-def current_therapist(user: CurrentUser) -> User:
+async def current_therapist(user: CurrentUser) -> User:
     if user.role != "therapist":
         raise Forbidden("This endpoint is for therapists.")
     return user

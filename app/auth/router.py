@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import service
@@ -8,11 +8,12 @@ from app.auth.dependencies import CurrentUser, SettingsDep
 from app.auth.schemas import RefreshRequest, TokenPair
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.routing import Router
 from app.users import service as users
 from app.users.schemas import UserPublic, UserRegister
 
-public_router = APIRouter(prefix="/auth", tags=["auth"])
-router = APIRouter(prefix="/auth", tags=["auth"])
+public_router = Router(prefix="/auth", tags=["auth"])
+router = Router(prefix="/auth", tags=["auth"])
 
 
 @public_router.post(

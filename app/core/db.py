@@ -179,7 +179,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         try:
             yield session
         finally:
-            await anyio.to_thread.run_sync(session.close)
+            # Usually the endpoint's thread closed it already (app.core.routing); then this is free.
+            if session.in_transaction():
+                await anyio.to_thread.run_sync(session.close)
+            else:
+                session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

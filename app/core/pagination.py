@@ -56,7 +56,7 @@ class PageRequest:
     after: Position | None
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(description="The previous page's `next_cursor`; opaque.", pattern=CURSOR_PATTERN)

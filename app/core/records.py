@@ -5,6 +5,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -87,19 +88,13 @@ IfMatch = Annotated[
 ]
 
 
+@dataclass(frozen=True)
 class DateWindow:
     """`from` / `to` (inclusive) on the records' diary date. A `to` before `from` is a window
     with no days in it, so it selects nothing."""
 
-    def __init__(
-        self,
-        from_: Annotated[Day | None, Query(alias="from", description="First diary date, inclusive.")] = None,
-        to: Annotated[
-            Day | None, Query(description="Last diary date, inclusive; before `from`, the window is empty.")
-        ] = None,
-    ) -> None:
-        self.start = from_
-        self.end = to
+    start: date | None
+    end: date | None
 
     def conditions(self, day_column: Any) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
@@ -110,7 +105,17 @@ class DateWindow:
         return conditions
 
 
-DateWindowDep = Annotated[DateWindow, Depends()]
+async def date_window(
+    from_: Annotated[Day | None, Query(alias="from", description="First diary date, inclusive.")] = None,
+    to: Annotated[
+        Day | None, Query(description="Last diary date, inclusive; before `from`, the window is empty.")
+    ] = None,
+) -> DateWindow:
+    # async: it does no I/O, so it need not cost a hop to the thread pool.
+    return DateWindow(from_, to)
+
+
+DateWindowDep = Annotated[DateWindow, Depends(date_window)]
 
 
 class RecordRepository(Generic[M]):

@@ -1,6 +1,6 @@
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from app.auth.dependencies import CurrentUser
 from app.core.db import SessionDep
@@ -16,10 +16,11 @@ from app.core.records import (
     etag,
     replay_response,
 )
+from app.core.routing import Router
 from app.episodes import service
 from app.episodes.schemas import EpisodeCreate, EpisodePublic, EpisodeUpdate
 
-router = APIRouter(prefix="/episodes", tags=["episodes"])
+router = Router(prefix="/episodes", tags=["episodes"])
 
 
 @router.post(

@@ -1,7 +1,9 @@
+import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import Depends, Path, Query, Response, status
 
 from app.auth.dependencies import CurrentUser
 from app.core.db import SessionDep
@@ -17,6 +19,7 @@ from app.core.records import (
     etag,
     replay_response,
 )
+from app.core.routing import Router
 from app.core.types import Day
 from app.factors import service
 from app.factors.schemas import (
@@ -31,9 +34,9 @@ from app.factors.schemas import (
     FactorPublic,
 )
 
-factors_router = APIRouter(prefix="/factors", tags=["factors"])
-exposures_router = APIRouter(prefix="/exposures", tags=["exposures"])
-checkins_router = APIRouter(prefix="/checkins", tags=["checkins"])
+factors_router = Router(prefix="/factors", tags=["factors"])
+exposures_router = Router(prefix="/exposures", tags=["exposures"])
+checkins_router = Router(prefix="/checkins", tags=["checkins"])
 
 CheckInDate = Annotated[Day, Path(description="The diary day, YYYY-MM-DD.")]
 
@@ -67,17 +70,21 @@ def create_exposure(
     return ExposurePublic.model_validate(exposure)
 
 
+@dataclass(frozen=True)
 class ExposureFilter:
-    def __init__(
-        self,
-        factor: Annotated[str | None, Query(pattern=FACTOR_KEY_PATTERN, description="Only this factor.")] = None,
-        active_on: Annotated[Day | None, Query(description="Only exposures covering this day.")] = None,
-    ) -> None:
-        self.factor = factor
-        self.active_on = active_on
+    factor: str | None
+    active_on: dt.date | None
 
 
-ExposureFilterDep = Annotated[ExposureFilter, Depends()]
+async def exposure_filter(
+    factor: Annotated[str | None, Query(pattern=FACTOR_KEY_PATTERN, description="Only this factor.")] = None,
+    active_on: Annotated[Day | None, Query(description="Only exposures covering this day.")] = None,
+) -> ExposureFilter:
+    # async: it does no I/O, so it need not cost a hop to the thread pool.
+    return ExposureFilter(factor, active_on)
+
+
+ExposureFilterDep = Annotated[ExposureFilter, Depends(exposure_filter)]
 
 
 @exposures_router.get("", response_model=Page[ExposurePublic], responses=problem_responses(401, 422))

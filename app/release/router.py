@@ -1,6 +1,6 @@
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from app.auth.dependencies import CurrentUser
 from app.core.db import SessionDep
@@ -16,10 +16,11 @@ from app.core.records import (
     etag,
     replay_response,
 )
+from app.core.routing import Router
 from app.release import service
 from app.release.schemas import ReleaseSessionCreate, ReleaseSessionPublic, ReleaseSessionUpdate
 
-router = APIRouter(prefix="/release-sessions", tags=["release-sessions"])
+router = Router(prefix="/release-sessions", tags=["release-sessions"])
 
 
 @router.post(

@@ -1,13 +1,14 @@
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from app.auth.dependencies import CurrentUser
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.records import IfMatch, etag
+from app.core.routing import Router
 from app.routine import service
 from app.routine.schemas import RoutinePublic, RoutineUpdate
 
-router = APIRouter(prefix="/routine", tags=["routine"])
+router = Router(prefix="/routine", tags=["routine"])
 
 
 @router.get("", response_model=RoutinePublic, responses=problem_responses(401))

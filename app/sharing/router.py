@@ -2,16 +2,17 @@
 
 import uuid
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import Depends, Response, status
 
 from app.auth.dependencies import CurrentClient, current_client
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageDep
+from app.core.routing import Router
 from app.sharing import service
 from app.sharing.schemas import AccessLogEntryPublic, LinkList, ShareCodePublic
 
-router = APIRouter(prefix="/sharing", tags=["sharing"], dependencies=[Depends(current_client)])
+router = Router(prefix="/sharing", tags=["sharing"], dependencies=[Depends(current_client)])
 
 
 @router.post(

@@ -5,7 +5,7 @@ every successful read appends to that client's access log."""
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import Depends, Path, Query, Response, status
 
 from app.analysis import service as analysis
 from app.analysis.schemas import AnalysisReport
@@ -14,6 +14,7 @@ from app.core.db import SessionDep, writes_on_read
 from app.core.errors import NotFound, problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.records import DateWindowDep
+from app.core.routing import Router
 from app.episodes import service as episodes
 from app.episodes.schemas import EpisodePublic
 from app.factors import service as factors
@@ -28,7 +29,7 @@ from app.trends import service as trends
 from app.trends.schemas import Granularity, Trends
 from app.users.models import User
 
-router = APIRouter(prefix="/therapist", tags=["therapist"], dependencies=[Depends(current_therapist)])
+router = Router(prefix="/therapist", tags=["therapist"], dependencies=[Depends(current_therapist)])
 
 CLIENT_READ_ERRORS = (401, 403, 404, 422)
 

@@ -1,15 +1,16 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.auth.dependencies import CurrentUser
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.records import DateWindowDep
+from app.core.routing import Router
 from app.trends import service
 from app.trends.schemas import Granularity, Trends
 
-router = APIRouter(prefix="/trends", tags=["trends"])
+router = Router(prefix="/trends", tags=["trends"])
 
 
 @router.get("", response_model=Trends, responses=problem_responses(401, 422))

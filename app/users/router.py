@@ -1,12 +1,13 @@
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from app.auth.dependencies import CurrentUser, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.routing import Router
 from app.users import service
 from app.users.schemas import AccountDeletion, PasswordChange, UserPublic, UserUpdate
 
-router = APIRouter(prefix="/users/me", tags=["users"])
+router = Router(prefix="/users/me", tags=["users"])
 
 BODY_ERRORS = (400, 401, 413, 422)
 
