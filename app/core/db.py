@@ -9,7 +9,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import anyio.to_thread
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -91,9 +91,9 @@ def make_engine(settings: Settings) -> Engine:
 def _sqlite_engine(url: str, pool_size: int) -> Engine:
     # As many pooled connections as requests admitted at once: beyond SQLAlchemy's default of 5,
     # every extra connection was opened and configured for one request, then thrown away.
-    engine = create_engine(
-        url, pool_size=pool_size, max_overflow=0, connect_args={"check_same_thread": False, "timeout": 30}
-    )
+    in_memory = make_url(url).database in (None, "", ":memory:")
+    pooling = {} if in_memory else {"pool_size": pool_size, "max_overflow": 0}
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pooling)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
