@@ -11,10 +11,10 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Date, tuple_
+from sqlalchemy import ColumnElement, Date, RowMapping, Select, Table, tuple_
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.db import UTCDateTime, utcnow
 from app.core.errors import Conflict, NotFound, PreconditionFailed
@@ -125,6 +125,7 @@ class RecordRepository(Generic[M]):
         self.model = model
         self.time_column = time_column
         self.orders_by_date = isinstance(time_column.type, Date)
+        self.table: Table = model.__table__  # type: ignore[attr-defined]
 
     def _live(self, owner_id: uuid.UUID) -> list[ColumnElement[bool]]:
         model: Any = self.model
@@ -142,13 +143,13 @@ class RecordRepository(Generic[M]):
 
     def page_statement(
         self, owner_id: uuid.UUID, page: PageRequest, filters: Sequence[ColumnElement[bool]] = ()
-    ) -> SelectOfScalar[M]:
+    ) -> Select[Any]:
         conditions = [*self._live(owner_id), *filters]
         if page.after is not None:
             after: date | datetime = page.after.at.date() if self.orders_by_date else page.after.at
             conditions.append(tuple_(self.time_column, self.model.id) < tuple_(after, page.after.id))
         return (
-            select(self.model)
+            sa_select(*self.table.columns)
             .where(*conditions)
             .order_by(self.time_column.desc(), col(self.model.id).desc())
             .limit(page.limit + 1)
@@ -156,8 +157,10 @@ class RecordRepository(Generic[M]):
 
     def page(
         self, session: Session, owner_id: uuid.UUID, page: PageRequest, filters: Sequence[ColumnElement[bool]] = ()
-    ) -> list[M]:
-        return list(session.exec(self.page_statement(owner_id, page, filters)).all())
+    ) -> list[RowMapping]:
+        """Rows of columns, not ORM objects: a page is only rendered, and building and tracking
+        an object per row costs more than the query itself."""
+        return list(session.execute(self.page_statement(owner_id, page, filters)).mappings())
 
 
 class RecordService(Generic[M]):
@@ -185,16 +188,17 @@ class RecordService(Generic[M]):
 
     def list(
         self, session: Session, owner_id: uuid.UUID, page: PageRequest, filters: Sequence[ColumnElement[bool]] = ()
-    ) -> tuple[list[M], str | None]:
+    ) -> tuple[list[RowMapping], str | None]:
+        """A page of rows (column mappings, ready for the public model) and the next cursor."""
         rows = self.repository.page(session, owner_id, page, filters)
         if len(rows) <= page.limit:
             return rows, None
         rows = rows[: page.limit]
         last = rows[-1]
-        at = getattr(last, self.time_attribute)
+        at = last[self.time_attribute]
         if not isinstance(at, datetime):
             at = datetime.combine(at, time(), UTC)
-        return rows, encode_cursor(Position(at=at, id=last.id))
+        return rows, encode_cursor(Position(at=at, id=last["id"]))
 
     def create(
         self, session: Session, owner_id: uuid.UUID, record_id: uuid.UUID | None, fields: dict[str, Any]

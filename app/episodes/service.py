@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC
 from typing import Any
 
+from sqlalchemy import RowMapping
 from sqlmodel import Session, col
 
 from app.core.pagination import PageRequest
@@ -38,7 +39,9 @@ def get(session: Session, user: User, episode_id: uuid.UUID) -> Episode:
     return records.get(session, user.id, episode_id)
 
 
-def list_page(session: Session, user: User, window: DateWindow, page: PageRequest) -> tuple[list[Episode], str | None]:
+def list_page(
+    session: Session, user: User, window: DateWindow, page: PageRequest
+) -> tuple[list[RowMapping], str | None]:
     return records.list(session, user.id, page, window.conditions(col(Episode.diary_date)))
 
 

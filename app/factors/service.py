@@ -4,6 +4,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -100,7 +101,7 @@ def get_exposure(session: Session, owner_id: uuid.UUID, exposure_id: uuid.UUID) 
 
 def list_exposures(
     session: Session, owner_id: uuid.UUID, page: PageRequest, factor: str | None, active_on: dt.date | None
-) -> tuple[list[Exposure], str | None]:
+) -> tuple[list[RowMapping], str | None]:
     return exposure_records.list(session, owner_id, page, repository.exposure_filters(factor, active_on))
 
 
@@ -180,7 +181,7 @@ def get_checkin(session: Session, owner_id: uuid.UUID, day: dt.date) -> CheckIn:
 
 def list_checkins(
     session: Session, owner_id: uuid.UUID, window: DateWindow, page: PageRequest
-) -> tuple[list[CheckIn], str | None]:
+) -> tuple[list[RowMapping], str | None]:
     return checkin_records.list(session, owner_id, page, window.conditions(col(CheckIn.date)))
 
 

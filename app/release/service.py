@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC
 from typing import Any
 
+from sqlalchemy import RowMapping
 from sqlmodel import Session, col
 
 from app.core.pagination import PageRequest
@@ -40,7 +41,7 @@ def get(session: Session, user: User, release_id: uuid.UUID) -> ReleaseSession:
 
 def list_page(
     session: Session, user: User, window: DateWindow, page: PageRequest
-) -> tuple[list[ReleaseSession], str | None]:
+) -> tuple[list[RowMapping], str | None]:
     return records.list(session, user.id, page, window.conditions(col(ReleaseSession.diary_date)))
 
 
