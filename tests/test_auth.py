@@ -18,6 +18,7 @@ from jose import jwt
 from pydantic import ValidationError
 
 from app.auth import service as auth_service
+from app.core import security
 from app.core.config import ConfigurationError, Settings
 from app.core.security import create_access_token
 from app.main import create_app
@@ -477,6 +478,16 @@ def test_expired_token_is_401(client: TestClient, alice: Account) -> None:
     assert_unauthorized(me(client, token))
     fresh, _ = create_access_token(settings, uuid.UUID(alice.user["id"]), 0, datetime.now(UTC))
     assert me(client, fresh).status_code == 200  # the same claims minus the expiry are accepted
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires(
+    client: TestClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verified tokens are cached; the cache must not outlive the token."""
+    assert me(client, alice.tokens["access_token"]).status_code == 200
+    expires = jwt.get_unverified_claims(alice.tokens["access_token"])["exp"]
+    monkeypatch.setattr(security.time, "time", lambda: expires + 1)
+    assert_unauthorized(me(client, alice.tokens["access_token"]))
 
 
 def test_token_expired_by_claim_is_401(client: TestClient, alice: Account) -> None:

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,10 +75,24 @@ def create_access_token(settings: Settings, user_id: uuid.UUID, token_version: i
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    claims = _verified_claims(settings.signing_key(), token)
+    # A cached verification holds only until the token's own expiry, checked here on every use.
+    if claims.expires_at <= time.time():
+        raise InvalidToken()
+    return claims
+
+
+# Verifying a signature and parsing the claims costs about as much as the rest of a small request;
+# an app sees the same few tokens over and over. Keyed by the whole token (a forged or altered one
+# is a different key) and the signing key. Only successes are cached: exceptions are not. What can
+# change while a token is valid (password, role, deletion) is read from the database on each
+# request anyway (app.auth.dependencies.current_user).
+@lru_cache(maxsize=4096)
+def _verified_claims(signing_key: str, token: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token,
-            settings.signing_key(),
+            signing_key,
             algorithms=[ALGORITHM],
             options={f"require_{claim}": True for claim in _REQUIRED_CLAIMS},
         )
