@@ -21,7 +21,7 @@ help:
 	@echo 'make migrate   apply database migrations to $$DATABASE_URL'
 	@echo 'make demo      load a demo client (two years of diary) and a demo therapist; prints their logins'
 	@echo 'make openapi   write openapi/openapi.json'
-	@echo 'make bench     run the benchmarks in bench/ against a server on loopback'
+	@echo 'make bench     run every benchmark in bench/ against a server on loopback; prints one table'
 	@echo 'make lock      re-pin constraints.txt from pyproject.toml (UPGRADE=1 to re-resolve everything)'
 	@echo 'make venv      create .venv with runtime and dev deps'
 	@echo 'make clean     remove .venv, caches and build output (data/ is kept)'
@@ -68,8 +68,15 @@ openapi: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# wrk is the load generator (Debian's package); installed here when missing.
 bench: $(VENV)/.installed-dev
-	$(BIN)/python -m bench.analysis
+	@command -v wrk >/dev/null || { \
+	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo "sudo -n" ); \
+	  echo "installing wrk with apt-get"; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -q -y --no-install-recommends wrk >/dev/null || { \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -q -y --no-install-recommends wrk >/dev/null; }; }
+	$(BIN)/python -m bench
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check $(LINT_PATHS)

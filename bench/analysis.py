@@ -3,8 +3,8 @@ beside the /healthz floor measured in the same run, against a real server on loo
 
     .venv/bin/python -m bench.analysis [--requests 40]
 
-Prints median and p95 latency per diary length, the ratio to /healthz, and how the cost grows
-with the diary (730 vs 365 vs 90 days). Target: the 730-day report under 50 ms on 2 cores.
+Prints median and p99 latency per diary length, the 730-day median as a multiple of the
+/healthz median (target: under 30), and how the cost grows with the diary (730 vs 365 days).
 """
 
 import argparse
@@ -12,7 +12,6 @@ import datetime as dt
 import random
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -28,7 +27,9 @@ from app.routine import service as routines
 from app.routine.schemas import RoutineUpdate
 from app.users import service as users
 from app.users.schemas import UserRegister
-from bench.server import running_server, settings_for
+from bench.api import p99, sequential_latencies
+from bench.report import Row, print_table
+from bench.server import RUN_TAG, running_server, settings_for
 
 DIARY_LENGTHS = (90, 365, 730)
 PASSWORD = "benchmark-password"
@@ -45,7 +46,7 @@ def seed(database_url: str) -> None:
             user = users.register(
                 session,
                 settings,
-                UserRegister.model_validate({"email": f"bench-{days}@example.org", "password": PASSWORD}),
+                UserRegister.model_validate({"email": email(days), "password": PASSWORD}),
             )
             factors.add_factor(
                 session, user.id, FactorCreate(key="custom_socks", label="Compression socks", category="other")
@@ -90,22 +91,34 @@ def seed(database_url: str) -> None:
     database.dispose()
 
 
-def timed(client: httpx.Client, path: str, headers: dict[str, str], count: int) -> list[float]:
-    latencies = []
-    for _ in range(count):
-        started = time.perf_counter()
-        response = client.get(path, headers=headers)
-        latencies.append((time.perf_counter() - started) * 1000)
-        response.raise_for_status()
-    return latencies
+def email(days: int) -> str:
+    return f"bench-{days}-{RUN_TAG}@example.org"
 
 
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
+def measure(base: str, requests: int, floor_median_ms: float) -> list[Row]:
+    """Median and p99 latency of the report per diary length, one request at a time, and the
+    730-day median as a multiple of the `/healthz` median measured the same way."""
+    rows = []
+    medians = {}
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for days in DIARY_LENGTHS:
+            token = client.post("/api/v1/auth/token", data={"username": email(days), "password": PASSWORD})
+            token.raise_for_status()
+            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            report = client.get("/api/v1/analysis", headers=headers).json()
+            if report["window"]["days_logged"] < days - 2:
+                raise RuntimeError(f"the {days}-day diary was not seeded: {report['window']}")
+            latencies = sequential_latencies(client, "/api/v1/analysis", headers, requests)
+            medians[days] = statistics.median(latencies)
+            rows.append(Row("analysis", f"{days} days: median", medians[days], "ms"))
+            rows.append(Row("analysis", f"{days} days: p99", p99(latencies), "ms"))
+    rows.append(Row("analysis", "730 days: median / /healthz median", medians[730] / floor_median_ms, "x", "< 30"))
+    rows.append(Row("analysis", "730 / 365 days", medians[730] / medians[365], "x", "~2 (linear)"))
+    return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=40)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,27 +126,9 @@ def main() -> None:
         with running_server(url) as base:
             seed(url)
             with httpx.Client(base_url=base, timeout=30) as client:
-                floor = timed(client, "/healthz", {}, args.requests * 3)
-                floor_median = statistics.median(floor)
-                print(f"/healthz median {floor_median:.2f} ms, p95 {p95(floor):.2f} ms")
-                print(f"{'days':>6} {'median ms':>10} {'p95 ms':>8} {'× healthz':>10}")
-                medians = {}
-                for days in DIARY_LENGTHS:
-                    token = client.post(
-                        "/api/v1/auth/token", data={"username": f"bench-{days}@example.org", "password": PASSWORD}
-                    ).json()["access_token"]
-                    headers = {"Authorization": f"Bearer {token}"}
-                    report = client.get("/api/v1/analysis", headers=headers).json()
-                    assert report["window"]["days_logged"] >= days - 2, report["window"]
-                    latencies = timed(client, "/api/v1/analysis", headers, args.requests)
-                    medians[days] = statistics.median(latencies)
-                    print(
-                        f"{days:>6} {medians[days]:>10.2f} {p95(latencies):>8.2f} {medians[days] / floor_median:>10.1f}"
-                    )
-                print(
-                    f"growth: 365/90 days = {medians[365] / medians[90]:.2f}× for {365 / 90:.2f}× the days; "
-                    f"730/365 days = {medians[730] / medians[365]:.2f}× for 2.00× the days"
-                )
+                floor = statistics.median(sequential_latencies(client, "/healthz", {}, 3 * args.requests))
+            rows = [Row("floor", "/healthz median, one at a time", floor, "ms"), *measure(base, args.requests, floor)]
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import datetime as dt
 import random
 import statistics
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,8 +37,9 @@ from app.sharing.models import TherapistLink
 from app.users import service as users
 from app.users.models import User
 from app.users.schemas import UserRegister
+from bench.api import p99, sequential_latencies
 from bench.report import Row, print_table
-from bench.server import running_server, settings_for
+from bench.server import RUN_TAG, running_server, settings_for
 
 SIZES = (10, 100, 1000)
 DIARY_DAYS = 90
@@ -50,7 +50,7 @@ UNUSABLE_PASSWORD_HASH = "!bench"
 
 
 def therapist_email(size: int) -> str:
-    return f"therapist-{size}@example.org"
+    return f"therapist-{size}-{RUN_TAG}@example.org"
 
 
 def seed(database_url: str) -> None:
@@ -86,7 +86,7 @@ def insert_client(connection: Connection, therapist_id: uuid.UUID, name: str, rn
         [
             {
                 "id": client_id,
-                "email": f"{name}@example.org",
+                "email": f"{name}-{RUN_TAG}@example.org",
                 "password_hash": UNUSABLE_PASSWORD_HASH,
                 "display_name": name,
                 "role": "client",
@@ -159,12 +159,7 @@ def latencies(client: httpx.Client, headers: dict[str, str], size: int, requests
     first.raise_for_status()
     if len(first.json()["items"]) != size:
         raise RuntimeError(f"expected {size} clients, got {len(first.json()['items'])}")
-    measured = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        client.get("/api/v1/therapist/clients", headers=headers).raise_for_status()
-        measured.append((time.perf_counter() - started) * 1000)
-    return measured
+    return sequential_latencies(client, "/api/v1/therapist/clients", headers, requests)
 
 
 @contextmanager
@@ -194,10 +189,6 @@ def statements_per_request(database_url: str) -> dict[int, int]:
                 client.get("/api/v1/therapist/clients", headers=headers).raise_for_status()
             counts[size] = len(statements)
     return counts
-
-
-def p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[-1]
 
 
 def measure(database_url: str, base: str, requests: int) -> list[Row]:
