@@ -28,6 +28,7 @@ from app.analysis.engine import (
     fit_robust_poisson,
     hac_lags,
     min_detectable_rate_ratio,
+    two_sided_binomial_p,
     verdict_for,
 )
 from app.analysis.schemas import AnalysisReport, FactorResult
@@ -376,6 +377,14 @@ def test_crude_comparison_golden_numbers() -> None:
     assert result.ci_high == pytest.approx(4.832759, rel=1e-6)
     scipy_ci = stats.binomtest(12, 32, p0).proportion_ci(0.95, method="exact")
     assert result.ci_low == pytest.approx(scipy_ci.low / (1 - scipy_ci.low) * 3.75, rel=1e-8)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 32, 101, 400])
+@pytest.mark.parametrize("p", [0.01, 40 / 190, 0.25, 0.5, 0.73, 0.999])
+def test_the_binomial_p_value_is_scipys(n: int, p: float) -> None:
+    for k in range(n + 1):
+        expected = stats.binomtest(k, n, p, alternative="two-sided").pvalue
+        assert two_sided_binomial_p(k, n, p) == pytest.approx(expected, rel=1e-9, abs=1e-300), (k, n, p)
 
 
 @pytest.mark.parametrize(
