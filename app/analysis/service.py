@@ -31,7 +31,8 @@ def report(
 
 
 def build_table(session: Session, owner_id: uuid.UUID, start: dt.date, end: dt.date, today: dt.date) -> DiaryTable:
-    days = diary.daily(session, owner_id, start - dt.timedelta(days=LOOKBACK_DAYS), end, with_factors=True)
+    read_from = start - dt.timedelta(days=LOOKBACK_DAYS)
+    days = diary.daily(session, owner_id, read_from, end, with_factors=True)
     logged = sorted(day for day, entry in days.items() if entry.logged)
     rows = [days[day] for day in logged]
     present = sorted({factor for row in rows for factor in row.factors})
@@ -49,7 +50,7 @@ def build_table(session: Session, owner_id: uuid.UUID, start: dt.date, end: dt.d
         release_minutes=np.array([row.release_minutes for row in rows], dtype=np.int64),
         factors={key: np.array([key in row.factors for row in rows], dtype=bool) for key in present},
         factor_info={key: catalogue.get(key, FactorInfo(key=key, label=key, category="other")) for key in present},
-        first_present=diary.first_present(session, owner_id),
+        first_present=diary.first_present(session, owner_id, days, read_from),
         routine_start=routine.start,
         daily_target_minutes=routine.daily_target_minutes,
     )

@@ -66,9 +66,11 @@ def first_exposure_days(session: Session, owner_id: uuid.UUID) -> dict[str, dt.d
     return {factor: first for factor, first in session.exec(statement).all()}
 
 
-def all_checkin_factors(session: Session, owner_id: uuid.UUID) -> list[tuple[dt.date, list[str]]]:
-    """Every check-in's factors (one row per day), for the first day each factor appeared."""
-    statement = select(col(CheckIn.date), col(CheckIn.factors)).where(*_live(CheckIn, owner_id))
+def checkin_factors_before(session: Session, owner_id: uuid.UUID, before: dt.date) -> list[tuple[dt.date, list[str]]]:
+    """The factors of every check-in before `before` (one row per day)."""
+    statement = select(col(CheckIn.date), col(CheckIn.factors)).where(
+        *_live(CheckIn, owner_id), col(CheckIn.date) < before
+    )
     return [(day, list(factors)) for day, factors in session.exec(statement).all()]
 
 

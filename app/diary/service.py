@@ -55,10 +55,15 @@ def daily(
     return days
 
 
-def first_present(session: Session, owner_id: uuid.UUID) -> dict[str, dt.date]:
-    """The first day each factor was ever present, from exposures and check-ins alike."""
+def first_present(
+    session: Session, owner_id: uuid.UUID, read: dict[dt.date, Day], read_from: dt.date
+) -> dict[str, dt.date]:
+    """The first day each factor was ever present, from exposures and check-ins alike. `read` are
+    the days from `read_from` on that the caller already has (from `daily`, with factors): only
+    the check-ins before them are read again."""
     firsts = repository.first_exposure_days(session, owner_id)
-    for day, factors in repository.all_checkin_factors(session, owner_id):
+    earlier = repository.checkin_factors_before(session, owner_id, read_from)
+    for day, factors in [*earlier, *((day, entry.factors) for day, entry in read.items())]:
         for factor in factors:
             if factor not in firsts or day < firsts[factor]:
                 firsts[factor] = day
