@@ -32,7 +32,18 @@ def run(url: str, *, seconds: int, method: str = "GET", body: str = "", headers:
         script = Path(tmp) / "request.lua"
         script.write_text(_script(method, body, headers or {}))
         completed = subprocess.run(
-            [wrk_path(), "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+            [
+                wrk_path(),
+                "-t1",
+                f"-c{CONNECTIONS}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "--latency",
+                "-s",
+                str(script),
+                url,
+            ],
             check=True,
             capture_output=True,
             text=True,
