@@ -219,6 +219,11 @@ class RecordService(Generic[M]):
             updated_at=now,
         )
         self.derive(record)
+        if record_id is None:
+            # A fresh random id cannot clash: no savepoint needed (two statements fewer).
+            session.add(record)
+            session.commit()
+            return record, True
         try:
             with session.begin_nested():
                 session.add(record)
