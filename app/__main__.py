@@ -1,11 +1,13 @@
 """`python -m app migrate | serve | openapi | demo`."""
 
 import json
+import socket
 import sys
 
 import uvicorn
 from alembic import command
 from alembic.config import Config
+from uvicorn.supervisors import Multiprocess
 
 from app.core.config import get_settings
 
@@ -19,7 +21,22 @@ def migrate() -> None:
 
 def serve() -> None:
     settings = get_settings()
-    uvicorn.run("app.main:app", host=settings.host, port=settings.port, workers=settings.workers)
+    if settings.workers == 1:
+        uvicorn.run("app.main:app", host=settings.host, port=settings.port)
+        return
+    config = uvicorn.Config("app.main:app", host=settings.host, port=settings.port, workers=settings.workers)
+    Multiprocess(config, sockets=[tcp_listener(config)]).run()
+
+
+def tcp_listener(config: uvicorn.Config) -> socket.socket:
+    """The listening socket for several workers, marked as TCP. uvicorn binds it with protocol 0;
+    accepted connections inherit that, asyncio then never sets TCP_NODELAY on them, and every
+    keep-alive response waits about 40 ms for the client's delayed ACK (uvicorn issue #3149).
+    A single worker is not affected: uvicorn lets asyncio bind that socket itself."""
+    bound = config.bind_socket()
+    listener = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+    listener.set_inheritable(True)
+    return listener
 
 
 def openapi() -> None:
