@@ -1,3 +1,5 @@
+import itertools
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -24,9 +26,12 @@ CSV_TYPES = frozenset({"text/csv", "text/plain", "application/csv", "application
 KindPath = Annotated[Kind, Path(description="Which records: the file name the export gives them.")]
 
 
-def csv_response(chunks: Any, name: str, media_type: str = CSV_MEDIA_TYPE) -> StreamingResponse:
+def csv_response(chunks: Iterator[bytes], name: str, media_type: str = CSV_MEDIA_TYPE) -> StreamingResponse:
+    """Reads the first chunk before the response starts, so a failure to read at all (the
+    database unreachable) is still answered with a problem document rather than a cut-off 200."""
+    first = next(chunks, b"")
     return StreamingResponse(
-        chunks,
+        itertools.chain([first], chunks),
         media_type=media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',

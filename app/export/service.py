@@ -110,9 +110,13 @@ def stream_csv(
             if pending:
                 yield pending
             pending = text.encode()
+            if on_success is None:
+                yield pending
+                pending = b""
     if on_success is not None:
         on_success()
-    yield pending
+    if pending:
+        yield pending
 
 
 class _Sink:
