@@ -29,6 +29,13 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(database_url: str) -> Iterator[str]:
+    with running_server_process(database_url) as (base, _pid):
+        yield base
+
+
+@contextmanager
+def running_server_process(database_url: str) -> Iterator[tuple[str, int]]:
+    """As `running_server`, also giving the server's process id (one worker: uvicorn serves in it)."""
     port = free_port()
     env = {
         **os.environ,
@@ -56,7 +63,7 @@ def running_server(database_url: str) -> Iterator[str]:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("the server did not start")
             time.sleep(0.1)
-        yield base
+        yield base, server.pid
     finally:
         server.terminate()
         server.wait(timeout=10)

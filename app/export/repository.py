@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, or_, select
+from sqlalchemy import ColumnElement, Executable, String, or_, select, type_coerce
 from sqlmodel import Session, col
 
 from app.core.records import RecordBase
@@ -51,20 +51,22 @@ _ORDER: dict[Kind, tuple[Any, ...]] = {
 }
 
 
-def export_statement(table: Table, owner_id: uuid.UUID, start: dt.date | None, end: dt.date | None) -> Select[Any]:
-    """Columns, not ORM objects: the export never needs identity maps or change tracking."""
+def export_statement(table: Table, owner_id: uuid.UUID, start: dt.date | None, end: dt.date | None) -> Executable:
+    """Columns, not ORM objects, and their raw driver values (`type_coerce` to a type without
+    result processing): the export's renderers read them as they come (see columns.py)."""
     model: Any = MODELS[table.kind]
     return (
-        select(*(getattr(model, name) for name in table.fields))
+        select(*(type_coerce(getattr(model, name), String).label(name) for name in table.fields))
         .where(model.user_id == owner_id, col(model.deleted_at).is_(None), *_window(table.kind, start, end))
         .order_by(*_ORDER[table.kind])
     )
 
 
-def batches(session: Session, statement: Select[Any], size: int) -> Iterator[Sequence[Row[Any]]]:
+def batches(session: Session, statement: Executable, size: int) -> Iterator[Sequence[Sequence[Any]]]:
     """The rows in batches of `size` from a server-side cursor (PostgreSQL) or SQLite's stepping
-    cursor: at most one batch is in memory at a time, however many rows there are."""
-    result = session.execute(statement, execution_options={"yield_per": size})
+    cursor: at most one batch is in memory at a time, however many rows there are. A Core
+    execution on the session's connection: no ORM loading step per row."""
+    result = session.connection().execute(statement, execution_options={"yield_per": size})
     try:
         yield from result.partitions()
     finally:

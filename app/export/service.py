@@ -37,7 +37,7 @@ from app.core.types import Day
 from app.episodes import service as episodes
 from app.episodes.schemas import EpisodeCreate
 from app.export import repository
-from app.export.columns import KINDS, OMIT, TABLES, Kind, Table
+from app.export.columns import KINDS, OMIT, TABLES, Kind, Table, batch_writer
 from app.export.schemas import (
     ColumnDescription,
     ImportReport,
@@ -80,19 +80,15 @@ def file_name(stem: str, timezone: str, suffix: str) -> str:
 
 def _csv_chunks(session: Session, table: Table, owner_id: uuid.UUID, window: Window, rows: list[int]) -> Iterator[str]:
     """The header, then one chunk of text per batch of rows; counts the rows into `rows[0]`."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
-    writer.writerow(table.header)
-    renders = [column.render for column in table.columns]
+    write = batch_writer(table)
+    header = table.header_line
     statement = repository.export_statement(table, owner_id, window.start, window.end)
     for batch in repository.batches(session, statement, BATCH_ROWS):
-        writer.writerows([[render(row) for render in renders] for row in batch])
         rows[0] += len(batch)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
+        yield header + write(batch)
+        header = ""
+    if header:
+        yield header
 
 
 def stream_csv(
