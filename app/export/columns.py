@@ -104,7 +104,7 @@ def csv_field(text: str) -> str:
 def _moment(value: Any) -> datetime:
     # SQLite holds naive UTC text ("2026-03-04 02:12:00.000000"); PostgreSQL gives aware datetimes.
     if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return datetime.fromisoformat(value + "+00:00")
     moment: datetime = value
     return moment
 
