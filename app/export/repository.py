@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, String, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Executable, Row, String, or_, select, type_coerce
 from sqlmodel import Session, col
 
 from app.core.records import RecordBase
@@ -73,12 +73,15 @@ def batches(session: Session, statement: Executable, size: int) -> Iterator[Sequ
         result.close()
 
 
-def records_by_id(session: Session, kind: Kind, ids: Sequence[uuid.UUID]) -> list[Any]:
-    """Whoever owns them and deleted or not: the import must recognise every id in use."""
+def records_by_id(session: Session, kind: Kind, ids: Sequence[uuid.UUID], fields: Sequence[str]) -> list[Row[Any]]:
+    """Owner, deletion and `fields` of the records with these ids, whoever owns them and deleted
+    or not (the import must recognise every id in use). Rows, not ORM objects: most imported
+    rows are unchanged, and only the few that change need loading for an update."""
     model: Any = MODELS[kind]
     if not ids:
         return []
-    return list(session.execute(select(model).where(col(model.id).in_(ids))).scalars())
+    columns = [model.id, model.user_id, model.deleted_at, *(getattr(model, name) for name in fields)]
+    return list(session.execute(select(*columns).where(col(model.id).in_(ids))).all())
 
 
 def checkins_on(session: Session, owner_id: uuid.UUID, days: Sequence[dt.date]) -> list[CheckIn]:

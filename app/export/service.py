@@ -78,13 +78,18 @@ def file_name(stem: str, timezone: str, suffix: str) -> str:
     return f"{stem}-{dt.datetime.now(zone(timezone)).date().isoformat()}.{suffix}"
 
 
-def _csv_chunks(session: Session, table: Table, owner_id: uuid.UUID, window: Window, rows: list[int]) -> Iterator[str]:
-    """The header, then one chunk of text per batch of rows; counts the rows into `rows[0]`."""
+@dataclass
+class RowCount:
+    rows: int = 0
+
+
+def _csv_chunks(session: Session, table: Table, owner_id: uuid.UUID, window: Window, count: RowCount) -> Iterator[str]:
+    """The header, then one chunk of text per batch of rows, counted into `count`."""
     write = batch_writer(table)
     header = table.header_line
     statement = repository.export_statement(table, owner_id, window.start, window.end)
     for batch in repository.batches(session, statement, BATCH_ROWS):
-        rows[0] += len(batch)
+        count.rows += len(batch)
         yield header + write(batch)
         header = ""
     if header:
@@ -102,7 +107,7 @@ def stream_csv(
     chunk is sent, so a failure of either leaves the response incomplete (the client sees an error)."""
     pending = b""
     with open_session(False) as session:
-        for text in _csv_chunks(session, TABLES[kind], owner_id, window, [0]):
+        for text in _csv_chunks(session, TABLES[kind], owner_id, window, RowCount()):
             if pending:
                 yield pending
             pending = text.encode()
@@ -147,12 +152,12 @@ def stream_archive(open_session: SessionFactory, user: User, window: Window) -> 
     ):
         for kind in KINDS:
             table = TABLES[kind]
-            rows = [0]
+            count = RowCount()
             with archive.open(table.file_name, "w") as entry:
-                for text in _csv_chunks(session, table, user.id, window, rows):
+                for text in _csv_chunks(session, table, user.id, window, count):
                     entry.write(text.encode())
                     yield sink.drain()
-            files.append(_manifest_file(table, rows[0]))
+            files.append(_manifest_file(table, count.rows))
         manifest = _manifest(session, user, window, files)
         archive.writestr("manifest.json", manifest.model_dump_json(indent=2))
     yield sink.drain()
@@ -367,7 +372,8 @@ def _import_records(session: Session, user: User, kind: Kind, rows: list[_Row], 
         valid.append((row, payload))
     for chunk in _chunks(valid, IMPORT_CHUNK):
         ids = [payload.id for _, payload in chunk if payload.id is not None]
-        stored = {record.id: record for record in repository.records_by_id(session, kind, ids)}
+        fields = [name for name in spec.schema.model_fields if name != "id"]
+        stored = {record.id: record for record in repository.records_by_id(session, kind, ids, fields)}
         for row, payload in chunk:
             _apply_record(session, user, spec, row, payload, stored.get(payload.id), outcome)
 
@@ -392,8 +398,11 @@ def _apply_record(
     if not changes:
         outcome.unchanged += 1
         return
-    if _check(outcome, row, spec.records.change, existing, changes) is not None:
-        session.add(existing)
+    record = spec.records.repository.get(session, user.id, existing.id, lock=True)
+    if record is None:  # deleted by another request since it was looked up (PostgreSQL)
+        outcome.fail(row.number, "id", "A record with this id was deleted; an import does not restore it.")
+    elif _check(outcome, row, spec.records.change, record, changes) is not None:
+        session.add(record)
         outcome.updated += 1
 
 
