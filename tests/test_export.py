@@ -327,6 +327,26 @@ def test_round_trip_into_a_fresh_account(client: TestClient, alice: Account) -> 
     assert analysis(client, fresh) == original_report
 
 
+def test_round_trip_into_an_account_on_another_server(
+    client: TestClient, committed_client: TestClient, alice: Account
+) -> None:
+    """The same move between two databases, the first account kept: ids are free on the other."""
+    fill_diary(client, alice)
+    files = archive_files(client, alice)
+    manifest = json.loads(files["manifest.json"])
+    elsewhere = new_account(committed_client, timezone=manifest["timezone"])
+    for factor in manifest["custom_factors"]:
+        committed_client.post("/api/v1/factors", json=factor, headers=elsewhere.headers)
+    committed_client.put("/api/v1/routine", json=manifest["routine"], headers=elsewhere.headers)
+    for kind in KINDS:
+        response = import_csv(committed_client, elsewhere, kind, files[f"{kind}.csv"])
+        assert response.status_code == 200, response.text
+    again = archive_files(committed_client, elsewhere)
+    for kind in KINDS:
+        assert without_timestamps(again[f"{kind}.csv"].decode()) == without_timestamps(files[f"{kind}.csv"].decode())
+    assert analysis(committed_client, elsewhere) == analysis(client, alice)
+
+
 def test_importing_an_export_into_the_same_account_changes_nothing(client: TestClient, alice: Account) -> None:
     fill_diary(client, alice)
     before = {kind: export(client, alice, kind) for kind in KINDS}
