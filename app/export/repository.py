@@ -63,10 +63,22 @@ def export_statement(table: Table, owner_id: uuid.UUID, start: dt.date | None, e
 
 
 def batches(session: Session, statement: Executable, size: int) -> Iterator[Sequence[Sequence[Any]]]:
-    """The rows in batches of `size` from a server-side cursor (PostgreSQL) or SQLite's stepping
-    cursor: at most one batch is in memory at a time, however many rows there are. A Core
-    execution on the session's connection: no ORM loading step per row."""
-    result = session.connection().execute(statement, execution_options={"yield_per": size})
+    """The rows in batches of `size`: at most one batch is in memory at a time, however many rows
+    there are. A Core execution on the session's connection (no ORM loading step per row)."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # pysqlite steps through the result as it is fetched. Without `stream_results` SQLAlchemy
+        # reads nothing ahead, so its DBAPI cursor can be read directly: plain tuples, which cost a
+        # fifth less than building SQLAlchemy rows (the export reads raw values anyway).
+        result = connection.execute(statement)
+        try:
+            while rows := result.cursor.fetchmany(size):
+                yield rows
+        finally:
+            result.close()
+        return
+    # PostgreSQL: a server-side cursor, else psycopg would fetch every row at once.
+    result = connection.execute(statement, execution_options={"yield_per": size})
     try:
         yield from result.partitions()
     finally:
