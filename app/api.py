@@ -8,6 +8,7 @@ from app.auth.router import public_router as auth_public_router
 from app.auth.router import router as auth_router
 from app.core.routing import Router
 from app.episodes.router import router as episodes_router
+from app.export.router import router as export_router
 from app.factors.router import checkins_router, exposures_router, factors_router
 from app.release.router import router as release_router
 from app.routine.router import router as routine_router
@@ -28,6 +29,7 @@ AUTHENTICATED_ROUTERS = (
     checkins_router,
     trends_router,
     analysis_router,
+    export_router,
     sharing_router,
     therapist_router,
 )

@@ -14,6 +14,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database, make_engine
 from app.core.errors import install_error_handlers
 from app.core.limits import BodySizeLimit
+from app.export.router import IMPORT_PATH_PREFIX, MAX_IMPORT_BODY_BYTES
 
 DESCRIPTION = """
 Backend of a leg-cramp tracker: a client logs cramp episodes, daily self-release sessions,
@@ -55,7 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(build_api_router())
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, larger={IMPORT_PATH_PREFIX: MAX_IMPORT_BODY_BYTES}
+    )
     _allow_origins(app, settings.cors_origin_list)
     return app
 

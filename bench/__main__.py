@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import analysis, api, dashboard
+from bench import analysis, api, dashboard, export
 from bench.report import Row, print_table
 from bench.server import running_server
 
@@ -38,6 +38,8 @@ def main() -> None:
             rows += analysis.measure(base, args.requests, floor.median_ms)
             dashboard.seed(url)
             rows += dashboard.measure(url, base, args.requests)
+    # On its own server and SQLite file: its floor is the sqlite3 shell dumping the same rows.
+    rows += export.measure()
     rows.append(Row("run", "wall time", time.monotonic() - started, "s", "< 600"))
     print_table(rows)
 

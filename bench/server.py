@@ -57,6 +57,13 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(database_url: str, workers: int = 1) -> Iterator[str]:
+    with running_server_process(database_url, workers) as (base, _pid):
+        yield base
+
+
+@contextmanager
+def running_server_process(database_url: str, workers: int = 1) -> Iterator[tuple[str, int]]:
+    """As `running_server`, also giving the server's process id (with several workers, their parent)."""
     port = free_port()
     env = {
         **os.environ,
@@ -86,7 +93,7 @@ def running_server(database_url: str, workers: int = 1) -> Iterator[str]:
                 raise RuntimeError("the server did not start")
             time.sleep(0.1)
         _SERVERS[base] = server.pid
-        yield base
+        yield base, server.pid
     finally:
         _SERVERS.pop(base, None)
         server.terminate()

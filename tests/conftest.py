@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from app.core.config import Settings
-from app.core.db import get_session, make_engine, sqlalchemy_url
+from app.core.db import get_session, get_session_factory, make_engine, sqlalchemy_url
 from app.main import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,7 +154,11 @@ def client(app: FastAPI, connection: Connection) -> Iterator[TestClient]:
         with Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False) as session:
             yield session
 
+    def open_session_in_test_transaction(write: bool) -> Session:
+        return Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
     app.dependency_overrides[get_session] = session_in_test_transaction
+    app.dependency_overrides[get_session_factory] = lambda: open_session_in_test_transaction
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     app.dependency_overrides.clear()

@@ -41,6 +41,10 @@ def json_body(payload: dict[str, Any]) -> Body:
     return lambda client, world, caller: {"json": payload}
 
 
+def csv_body(text: str) -> Body:
+    return lambda client, world, caller: {"content": text.encode(), "headers": {"Content-Type": "text/csv"}}
+
+
 def login_form(client: TestClient, world: World, caller: Account) -> dict[str, Any]:
     return {"data": {"username": caller.user["email"], "password": PASSWORD}}
 
@@ -134,6 +138,11 @@ MATRIX: dict[str, tuple[tuple[int, ...], Body]] = {
     "GET /api/v1/therapist/clients/{client_id}/release-sessions": (LINKED_ONLY, no_body),
     "GET /api/v1/therapist/clients/{client_id}/exposures": (LINKED_ONLY, no_body),
     "GET /api/v1/therapist/clients/{client_id}/checkins": (LINKED_ONLY, no_body),
+    "GET /api/v1/therapist/clients/{client_id}/export/{kind}.csv": (LINKED_ONLY, no_body),
+    "GET /api/v1/export/{kind}.csv": (SIGNED_IN, no_body),
+    "GET /api/v1/export/archive.zip": (SIGNED_IN, no_body),
+    # Everyone imports into their own diary; the owner's file holds their own ids (unchanged, 200).
+    "POST /api/v1/import/{kind}.csv": (SIGNED_IN, csv_body("date,factors\r\n2026-01-06,statin\r\n")),
 }
 
 EXPECTED_ORDER = ("owner", "other_client", "linked_therapist", "unlinked_therapist", "revoked_therapist", "anonymous")
@@ -175,6 +184,7 @@ def build_world(client: TestClient) -> World:
         "client_id": accounts["owner"].user["id"],
         "link_id": link["id"],
         "date": "2026-01-05",
+        "kind": "checkins",
         "episode_id": client.post("/api/v1/episodes", json=EPISODE, headers=owner).json()["id"],
         "release_id": client.post("/api/v1/release-sessions", json=RELEASE, headers=owner).json()["id"],
         "exposure_id": client.post(
@@ -194,8 +204,9 @@ def test_route(client: TestClient, route: str) -> None:
     outcomes = {}
     for caller in CALLERS:
         account = world.accounts[caller]
-        headers = {} if caller == "anonymous" else account.headers
-        response = client.request(method, path, headers=headers, **body(client, world, account))
+        request = body(client, world, account)
+        headers = {**({} if caller == "anonymous" else account.headers), **request.pop("headers", {})}
+        response = client.request(method, path, headers=headers, **request)
         outcomes[caller] = response.status_code
         if response.status_code >= 400:
             assert response.headers["content-type"] == "application/problem+json", (caller, response.text)

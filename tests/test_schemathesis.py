@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.core.pagination import Position, encode_cursor
 from app.core.time import known_timezones
@@ -108,4 +109,7 @@ def breaks_a_rule_no_schema_can_state(case: Any) -> bool:
 def test_api_conforms_to_its_schema(case: Any) -> None:
     if breaks_a_rule_no_schema_can_state(case):
         return
-    case.call_and_validate(headers=HEADERS)
+    # A CSV upload is a string to the schema; whether it is a valid export file, no schema can say.
+    # Every other check (no 500, documented statuses and content types) still applies to it.
+    excluded = [positive_data_acceptance] if case.path.startswith("/api/v1/import/") else []
+    case.call_and_validate(headers=HEADERS, excluded_checks=excluded)

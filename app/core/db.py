@@ -187,3 +187,17 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+SessionFactory = Callable[[bool], Session]
+"""Opens a session of its own (the argument: whether it writes); the caller closes it."""
+
+
+def get_session_factory(request: Request) -> SessionFactory:
+    """For work that outlives the endpoint, such as a streamed response body: the request's session
+    is released before the body is sent, so the stream opens its own."""
+    database: Database = request.app.state.database
+    return lambda write: database.session(write=write)
+
+
+SessionFactoryDep = Annotated[SessionFactory, Depends(get_session_factory)]

@@ -69,6 +69,14 @@ class PreconditionFailed(AppError):
     status, slug, title = 412, "precondition-failed", "The record has changed"
 
 
+class PayloadTooLarge(AppError):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+
+class UnsupportedMediaType(AppError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class Unprocessable(AppError):
     """A value rule that the schema cannot express (e.g. it depends on the stored record)."""
 

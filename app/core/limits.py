@@ -1,22 +1,36 @@
 """Pure ASGI middleware that refuses request bodies over the limit, declared or not."""
 
+from collections.abc import Mapping
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import problem_response
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """`max_bytes` for every request, except paths starting with a prefix in `larger`, which get
+    that prefix's limit (file uploads)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
+
+    def _limit(self, scope: Scope) -> int:
+        path: str = scope.get("path", "")
+        for prefix, limit in self.larger.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared > limit:
+            await self._refuse(limit, scope, receive, send)
             return
         # Without a trustworthy Content-Length (chunked uploads) the body is read up to the limit
         # first, so the endpoint never sees a truncated body and the client gets a clean 413.
@@ -29,19 +43,19 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(limit, scope, receive, send)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
             413,
             slug="payload-too-large",
             title="Request body too large",
-            detail=f"Request bodies are limited to {self.max_bytes} bytes.",
+            detail=f"Request bodies are limited to {limit} bytes.",
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)

@@ -209,16 +209,7 @@ class RecordService(Generic[M]):
             existing = self.repository.find_any(session, record_id)
             if existing is not None:
                 return self._replayed(existing, owner_id, digest), False
-        now = utcnow()
-        record = self.repository.model(
-            **fields,
-            id=record_id or uuid.uuid4(),
-            user_id=owner_id,
-            create_digest=digest,
-            created_at=now,
-            updated_at=now,
-        )
-        self.derive(record)
+        record = self.new_record(owner_id, record_id, fields)
         if record_id is None:
             # A fresh random id cannot clash: no savepoint needed (two statements fewer).
             session.add(record)
@@ -235,6 +226,28 @@ class RecordService(Generic[M]):
             return self._replayed(existing, owner_id, digest), False
         session.commit()
         return record, True
+
+    def new_record(self, owner_id: uuid.UUID, record_id: uuid.UUID | None, fields: dict[str, Any]) -> M:
+        """A record as `create` would insert it (digest, timestamps, derived columns), not yet added;
+        for use cases that write many records in one transaction (CSV import)."""
+        now = utcnow()
+        record = self.repository.model(
+            **fields,
+            id=record_id or uuid.uuid4(),
+            user_id=owner_id,
+            create_digest=content_digest(fields),
+            created_at=now,
+            updated_at=now,
+        )
+        self.derive(record)
+        return record
+
+    def change(self, record: M, changes: Mapping[str, Any]) -> None:
+        """Applies changes as `update` does (derived columns, version, updated_at), without committing."""
+        for name, value in changes.items():
+            setattr(record, name, value)
+        self.derive(record)
+        self._touch(record)
 
     def _replayed(self, existing: M, owner_id: uuid.UUID, digest: str) -> M:
         if existing.user_id != owner_id:
@@ -255,10 +268,7 @@ class RecordService(Generic[M]):
     ) -> M:
         record = self._locked_current(session, owner_id, record_id, if_match)
         if changes:
-            for name, value in changes.items():
-                setattr(record, name, value)
-            self.derive(record)
-            self._touch(record)
+            self.change(record, changes)
             session.add(record)
             session.commit()
         return record

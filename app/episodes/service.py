@@ -28,11 +28,16 @@ def _render(episode: Episode) -> dict[str, Any]:
 records = RecordService(episodes, time_attribute="started_at", derive=_derive, render=_render)
 
 
-def create(session: Session, user: User, payload: EpisodeCreate) -> tuple[Episode, bool]:
+def create_fields(user: User, payload: EpisodeCreate) -> dict[str, Any]:
+    """The stored fields of a create request: the user's time zone by default, the time in UTC."""
     fields = payload.model_dump(exclude={"id"})
     fields["timezone"] = payload.timezone or user.timezone
     fields["started_at"] = payload.started_at.astimezone(UTC)
-    return records.create(session, user.id, payload.id, fields)
+    return fields
+
+
+def create(session: Session, user: User, payload: EpisodeCreate) -> tuple[Episode, bool]:
+    return records.create(session, user.id, payload.id, create_fields(user, payload))
 
 
 def get(session: Session, user: User, episode_id: uuid.UUID) -> Episode:

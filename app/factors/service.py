@@ -66,7 +66,11 @@ def add_factor(session: Session, owner_id: uuid.UUID, payload: FactorCreate) -> 
 
 
 def _require_in_catalogue(session: Session, owner_id: uuid.UUID, keys: list[str], field: str) -> None:
-    known = catalogue_keys(session, owner_id)
+    require_known(catalogue_keys(session, owner_id), keys, field)
+
+
+def require_known(known: set[str], keys: list[str], field: str) -> None:
+    """Every key must be in the catalogue `known` (the caller's `catalogue_keys`)."""
     for index, key in enumerate(keys):
         if key not in known:
             path = f"{field}[{index}]" if field == "factors" else field
@@ -134,8 +138,7 @@ def put_checkin(
     session: Session, owner_id: uuid.UUID, day: dt.date, payload: CheckInPut, if_match: str | None
 ) -> tuple[CheckIn, bool]:
     """Replaces the day's check-in; True when the day had none (201)."""
-    if day > utcnow().date() + dt.timedelta(days=1):  # a day ahead of UTC is still today somewhere
-        raise Unprocessable("date", "must not be in the future")
+    require_checkin_day(day)
     _require_in_catalogue(session, owner_id, payload.factors, "factors")
     existing = repository.checkin_on(session, owner_id, day, lock=True)
     live = existing if existing is not None and existing.deleted_at is None else None
@@ -170,6 +173,11 @@ def put_checkin(
     session.add(existing)
     session.commit()
     return existing, is_new
+
+
+def require_checkin_day(day: dt.date) -> None:
+    if day > utcnow().date() + dt.timedelta(days=1):  # a day ahead of UTC is still today somewhere
+        raise Unprocessable("date", "must not be in the future")
 
 
 def get_checkin(session: Session, owner_id: uuid.UUID, day: dt.date) -> CheckIn:

@@ -28,11 +28,16 @@ def _render(release: ReleaseSession) -> dict[str, Any]:
 records = RecordService(release_sessions, time_attribute="performed_at", derive=_derive, render=_render)
 
 
-def create(session: Session, user: User, payload: ReleaseSessionCreate) -> tuple[ReleaseSession, bool]:
+def create_fields(user: User, payload: ReleaseSessionCreate) -> dict[str, Any]:
+    """The stored fields of a create request: the user's time zone by default, the time in UTC."""
     fields = payload.model_dump(exclude={"id"})
     fields["timezone"] = payload.timezone or user.timezone
     fields["performed_at"] = payload.performed_at.astimezone(UTC)
-    return records.create(session, user.id, payload.id, fields)
+    return fields
+
+
+def create(session: Session, user: User, payload: ReleaseSessionCreate) -> tuple[ReleaseSession, bool]:
+    return records.create(session, user.id, payload.id, create_fields(user, payload))
 
 
 def get(session: Session, user: User, release_id: uuid.UUID) -> ReleaseSession:

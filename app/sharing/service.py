@@ -174,3 +174,9 @@ def log_read(session: Session, therapist: User, client_ids: Iterable[uuid.UUID],
     """Ends a therapist's successful read: the access log entries are its only write."""
     record_access(session, therapist, client_ids, "read", resource)
     session.commit()
+
+
+def log_export(session: Session, therapist: User, client_id: uuid.UUID, resource: str) -> None:
+    """Ends a therapist's successful export; called by the stream once every row was read."""
+    record_access(session, therapist, [client_id], "export", resource)
+    session.commit()

@@ -6,17 +6,21 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Response, status
+from fastapi.responses import StreamingResponse
 
 from app.analysis import service as analysis
 from app.analysis.schemas import AnalysisReport
 from app.auth.dependencies import CurrentTherapist, current_therapist
-from app.core.db import SessionDep, writes_on_read
+from app.core.db import SessionDep, SessionFactory, SessionFactoryDep, writes_on_read
 from app.core.errors import NotFound, problem_responses
 from app.core.pagination import Page, PageDep
 from app.core.records import DateWindowDep
 from app.core.routing import Router
 from app.episodes import service as episodes
 from app.episodes.schemas import EpisodePublic
+from app.export import service as export
+from app.export.columns import Kind
+from app.export.router import KindPath, csv_file_responses, csv_response
 from app.factors import service as factors
 from app.factors.router import ExposureFilterDep
 from app.factors.schemas import CheckInPublic, ExposurePublic
@@ -174,3 +178,36 @@ def client_checkins(
     result = Page[CheckInPublic](items=[CheckInPublic.model_validate(c) for c in items], next_cursor=cursor)
     service.log_read(session, therapist, [client.id], "checkins")
     return result
+
+
+@router.get(
+    "/clients/{client_id}/export/{kind}.csv",
+    response_class=StreamingResponse,
+    responses={**csv_file_responses("The client's records as CSV."), **problem_responses(*CLIENT_READ_ERRORS)},
+)
+@writes_on_read
+def client_export(
+    kind: KindPath,
+    client: LinkedClient,
+    therapist: CurrentTherapist,
+    session: SessionDep,
+    open_session: SessionFactoryDep,
+    window: DateWindowDep,
+) -> StreamingResponse:
+    """The client's `/export/{kind}.csv`. The access log records it once every row was read."""
+    # The stream reads with its own session; this one (which on SQLite holds the write lock, as a
+    # read that logs) is released before the body is sent.
+    session.close()
+    chunks = export.stream_csv(
+        open_session,
+        kind,
+        client.id,
+        export.Window(window.start, window.end),
+        on_success=lambda: _log_export(open_session, therapist, client.id, kind),
+    )
+    return csv_response(chunks, export.file_name(f"{kind}-{client.id}", client.timezone, "csv"))
+
+
+def _log_export(open_session: SessionFactory, therapist: User, client_id: uuid.UUID, kind: Kind) -> None:
+    with open_session(True) as session:
+        service.log_export(session, therapist, client_id, f"{kind}.csv")
