@@ -12,6 +12,7 @@ router = Router(prefix="/analysis", tags=["analysis"])
 @router.get("", response_model=AnalysisReport, responses=problem_responses(401, 422))
 def read(user: CurrentUser, session: SessionDep, window: DateWindowDep) -> AnalysisReport:
     """How the cramp rate relates to each risk factor and to the routine, over logged diary days
-    (default: the whole diary up to today). Rate ratios with intervals, adjusted for the other
-    factors and adherence; associations, never causes. Unestimable numbers are null."""
+    (default: the whole diary up to today, at most its last 3,660 days). Rate ratios with
+    intervals, adjusted for the other factors and adherence; associations, never causes.
+    Unestimable numbers are null."""
     return service.report(session, user.id, user.timezone, window.start, window.end)

@@ -21,5 +21,6 @@ def read(
     granularity: Annotated[Granularity, Query(description="Weeks start on Monday.")] = "week",
 ) -> Trends:
     """Counts per period over diary days; every period of the window is listed, an empty one with
-    zero counts and null means. Default window: the first logged day to today."""
+    zero counts and null means. Default window: the first logged day to today, at most the last
+    3,660 days."""
     return service.trends(session, user.id, user.timezone, granularity, window.start, window.end)

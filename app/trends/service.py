@@ -25,10 +25,13 @@ def period_start(day: dt.date, granularity: Granularity) -> dt.date:
 def resolve_window(
     session: Session, owner_id: uuid.UUID, today: dt.date, start: dt.date | None, end: dt.date | None
 ) -> tuple[dt.date, dt.date]:
-    """Defaults: from the first logged day (or today) to today."""
+    """Defaults: from the first logged day (or today) to today. A default start never makes the
+    window too long: a diary longer than the limit defaults to its last MAX_WINDOW_DAYS days; only
+    an explicit `from` that far back is refused."""
     if start is None:
-        start = diary.span(session, owner_id)[0] or today
-        start = min(start, end or today)
+        end = end or today
+        first = diary.span(session, owner_id)[0] or today
+        start = min(max(first, end - dt.timedelta(days=MAX_WINDOW_DAYS - 1)), end)
     end = end or max(today, start)
     if (end - start).days >= MAX_WINDOW_DAYS:
         raise Unprocessable("from", f"the window may span at most {MAX_WINDOW_DAYS} days")
