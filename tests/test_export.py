@@ -440,19 +440,24 @@ def test_deleted_and_foreign_ids_fail(client: TestClient, alice: Account, bob: A
     assert response.json()["errors"][0]["field"] == "id"
     assert "deleted" in response.json()["errors"][0]["message"]
     bobs = post(client, bob, "exposures", {"factor": "statin", "start_date": "2026-01-01"})
-    response = import_csv(client, alice, "exposures", f"id,factor,start_date\r\n{bobs['id']},statin,2026-01-01\r\n")
+    response = import_csv(
+        client, alice, "exposures", f"id,factor,start_date,end_date,notes\r\n{bobs['id']},statin,2026-01-01,,\r\n"
+    )
     assert response.status_code == 422
     assert response.json()["errors"] == [{"row": 2, "field": "id", "message": "This id is already in use."}]
     assert client.get(f"/api/v1/exposures/{bobs['id']}", headers=bob.headers).json()["version"] == 1
 
 
 def test_rules_that_need_the_account_apply_too(client: TestClient, alice: Account) -> None:
-    response = import_csv(client, alice, "exposures", "factor,start_date,end_date\r\nmagic_beans,2026-01-01,\r\n"
-                          "statin,2026-02-01,2026-01-01\r\n")  # fmt: skip
+    text = "id,factor,start_date,end_date,notes\r\n,magic_beans,2026-01-01,,\r\n,statin,2026-02-01,2026-01-01,\r\n"
+    response = import_csv(client, alice, "exposures", text)
     assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(2, "factor"), (3, "end_date")]
     future = (dt.date.today() + dt.timedelta(days=5)).isoformat()
     response = import_csv(
-        client, alice, "checkins", f"date,factors\r\n{future},\r\n2026-01-01,socks\r\n2026-01-02,\r\n2026-01-02,\r\n"
+        client,
+        alice,
+        "checkins",
+        f"date,factors,notes\r\n{future},,\r\n2026-01-01,socks,\r\n2026-01-02,,\r\n2026-01-02,,\r\n",
     )
     assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(2, "date"), (3, "factors"), (5, "date")]
 
@@ -475,13 +480,24 @@ def test_files_that_are_not_an_export_are_422(client: TestClient, alice: Account
 
 
 def test_a_row_with_the_wrong_number_of_cells_fails(client: TestClient, alice: Account) -> None:
-    response = import_csv(client, alice, "checkins", "date,factors\r\n2026-01-01,,extra\r\n\r\n2026-01-02,\r\n")
+    response = import_csv(client, alice, "checkins", "date,factors,notes\r\n2026-01-01,,,extra\r\n\r\n2026-01-02,,\r\n")
     assert response.status_code == 422
-    assert response.json()["errors"] == [{"row": 2, "field": "row", "message": "has 3 cells; the header row has 2"}]
+    assert response.json()["errors"] == [{"row": 2, "field": "row", "message": "has 4 cells; the header row has 3"}]
+
+
+def test_a_file_without_a_column_the_import_reads_is_422(client: TestClient, alice: Account) -> None:
+    """A missing column would reset stored values; a missing `id` would duplicate on re-import."""
+    stored = post(client, alice, "episodes", {**EPISODE, "muscle": "foot", "notes": "keep me"})
+    text = f"id,started_at,leg,severity\r\n{stored['id']},{stored['started_at']},left,5\r\n"
+    response = import_csv(client, alice, "episodes", text)
+    assert response.status_code == 422
+    assert "missing columns" in response.json()["errors"][0]["message"]
+    assert "notes" in response.json()["errors"][0]["message"]
+    assert client.get(f"/api/v1/episodes/{stored['id']}", headers=alice.headers).json()["notes"] == "keep me"
 
 
 def test_upload_forms_and_limits(client: TestClient, alice: Account) -> None:
-    text = "date,factors\r\n2026-01-01,\r\n"
+    text = "date,factors,notes\r\n2026-01-01,,\r\n"
     assert import_csv(client, alice, "checkins", text, multipart=True).status_code == 200
     assert import_csv(client, alice, "checkins", "\ufeff" + text).json()["unchanged"] == 1  # a byte-order mark
     url = "/api/v1/import/checkins.csv"

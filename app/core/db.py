@@ -186,14 +186,16 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
                 session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# Function scope: the session, its admission and a writer's turn end when the endpoint returns,
+# not after the response has been sent, so a slow download of a streamed export holds none of them.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 SessionFactory = Callable[[bool], Session]
 """Opens a session of its own (the argument: whether it writes); the caller closes it."""
 
 
-def get_session_factory(request: Request) -> SessionFactory:
+async def get_session_factory(request: Request) -> SessionFactory:
     """For work that outlives the endpoint, such as a streamed response body: the request's session
     is released before the body is sent, so the stream opens its own."""
     database: Database = request.app.state.database

@@ -253,6 +253,11 @@ def _read_rows(table: Table, text: str, outcome: _Outcome) -> list[_Row]:
     if len(set(header)) != len(header):
         raise Unprocessable("file", "a column appears twice in the header row")
     inputs = table.inputs
+    # Every column the import reads must be there: a missing one would reset stored values to the
+    # defaults of a create, and a file without `id` would duplicate its records on every import.
+    missing = [name for name, column in inputs.items() if column.parse is not None and name not in header]
+    if missing:
+        raise Unprocessable("file", f"missing columns {missing}; the export's header row is: {','.join(table.header)}")
     rows = []
     for number, cells in records:
         outcome.rows += 1
