@@ -127,9 +127,7 @@ def test_an_empty_window_is_a_report_of_no_days(client: TestClient, bob: Account
     assert report["outcome"]["events"] == 0
 
 
-def test_a_diary_longer_than_the_window_limit_defaults_to_its_last_3660_days(
-    client: TestClient, bob: Account
-) -> None:
+def test_a_diary_longer_than_the_window_limit_defaults_to_its_last_3660_days(client: TestClient, bob: Account) -> None:
     """An old check-in (say, imported) must not turn the default window into a 422."""
     assert client.put("/api/v1/checkins/2001-01-01", json={}, headers=bob.headers).status_code == 201
     today = client.get("/api/v1/trends", params={"granularity": "month"}, headers=bob.headers)
