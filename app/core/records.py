@@ -10,11 +10,12 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Date, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Date, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.core.changes import stamp as stamp_change
 from app.core.db import UTCDateTime, utcnow
 from app.core.errors import Conflict, NotFound, PreconditionFailed
 from app.core.pagination import PageRequest, Position, encode_cursor
@@ -32,6 +33,8 @@ class RecordBase(SQLModel):
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The owner's change number of the latest write (app/core/changes.py); orders the sync feed.
+    change_seq: int = Field(default=0, sa_type=BigInteger)
 
 
 M = TypeVar("M", bound=RecordBase)
@@ -219,6 +222,7 @@ class RecordService(Generic[M]):
             if existing is None:
                 raise
             return self._replayed(existing, owner_id, digest), False
+        stamp_change(session, owner_id, record)
         session.commit()
         return record, True
 
@@ -239,13 +243,16 @@ class RecordService(Generic[M]):
         changes: dict[str, Any],
         if_match: str | None,
     ) -> M:
+        """Only a real change counts: values equal to the stored ones leave the version alone, so a
+        replayed PATCH (an offline queue sent twice) changes nothing."""
         record = self._locked_current(session, owner_id, record_id, if_match)
-        if changes:
-            for name, value in changes.items():
+        changed = {name: value for name, value in changes.items() if getattr(record, name) != value}
+        if changed:
+            for name, value in changed.items():
                 setattr(record, name, value)
             self.derive(record)
             self._touch(record)
-            session.add(record)
+            stamp_change(session, owner_id, record)
             session.commit()
         return record
 
@@ -253,7 +260,7 @@ class RecordService(Generic[M]):
         record = self._locked_current(session, owner_id, record_id, if_match)
         self._touch(record)
         record.deleted_at = record.updated_at
-        session.add(record)
+        stamp_change(session, owner_id, record)
         session.commit()
 
     def _locked_current(self, session: Session, owner_id: uuid.UUID, record_id: uuid.UUID, if_match: str | None) -> M:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from app.core.changes import stamp as stamp_change
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.core.pagination import PageRequest
@@ -60,6 +61,7 @@ def add_factor(session: Session, owner_id: uuid.UUID, payload: FactorCreate) -> 
             repository.add_custom_factor(session, factor)
     except IntegrityError:
         raise Conflict("This key is already in your catalogue.") from None
+    stamp_change(session, owner_id, factor)
     session.commit()
     return FactorPublic(key=factor.key, label=factor.label, category=payload.category, builtin=False)
 
@@ -146,6 +148,8 @@ def put_checkin(
         )
     now = utcnow()
     fields = payload.model_dump()
+    if live is not None and (live.factors, live.notes) == (fields["factors"], fields["notes"]):
+        return live, False  # the same check-in again (a replay): nothing changes, not even the version
     if existing is None:
         checkin = CheckIn(
             **fields, user_id=owner_id, date=day, create_digest=content_digest(fields), created_at=now, updated_at=now
@@ -153,6 +157,7 @@ def put_checkin(
         try:
             with session.begin_nested():
                 session.add(checkin)
+            stamp_change(session, owner_id, checkin)
             session.commit()
             return checkin, True
         except IntegrityError:  # another request created the day's check-in first: replace it
@@ -166,7 +171,7 @@ def put_checkin(
     existing.updated_at = now
     if is_new:
         existing.created_at = now
-    session.add(existing)
+    stamp_change(session, owner_id, existing)
     session.commit()
     return existing, is_new
 
