@@ -134,6 +134,18 @@ MATRIX: dict[str, tuple[tuple[int, ...], Body]] = {
     "GET /api/v1/therapist/clients/{client_id}/release-sessions": (LINKED_ONLY, no_body),
     "GET /api/v1/therapist/clients/{client_id}/exposures": (LINKED_ONLY, no_body),
     "GET /api/v1/therapist/clients/{client_id}/checkins": (LINKED_ONLY, no_body),
+    # Each caller reads and pushes only their own diary; therapists keep no diary to sync.
+    "GET /api/v1/sync": (CLIENTS_ONLY, no_body),
+    "POST /api/v1/sync/batch": (
+        CLIENTS_ONLY,
+        json_body(
+            {
+                "operations": [
+                    {"type": "routine", "op": "upsert", "record": {"started_on": None, "daily_target_minutes": 5}}
+                ]
+            }
+        ),
+    ),
 }
 
 EXPECTED_ORDER = ("owner", "other_client", "linked_therapist", "unlinked_therapist", "revoked_therapist", "anonymous")

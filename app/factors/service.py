@@ -66,6 +66,21 @@ def add_factor(session: Session, owner_id: uuid.UUID, payload: FactorCreate) -> 
     return FactorPublic(key=factor.key, label=factor.label, category=payload.category, builtin=False)
 
 
+def add_or_replay_factor(session: Session, owner_id: uuid.UUID, payload: FactorCreate) -> tuple[FactorPublic, bool]:
+    """For the sync batch: the same factor sent again (a replayed queue) is answered with the stored
+    one (False: not new) instead of 409; a different factor under a taken key is still 409."""
+    stored = repository.custom_factor(session, owner_id, payload.key)
+    if stored is not None and (stored.label, stored.category) == (payload.label, payload.category):
+        return public_factor(stored), False
+    return add_factor(session, owner_id, payload), True
+
+
+def public_factor(factor: CustomFactor) -> FactorPublic:
+    return FactorPublic.model_validate(
+        {"key": factor.key, "label": factor.label, "category": factor.category, "builtin": False}
+    )
+
+
 def _require_in_catalogue(session: Session, owner_id: uuid.UUID, keys: list[str], field: str) -> None:
     known = catalogue_keys(session, owner_id)
     for index, key in enumerate(keys):
