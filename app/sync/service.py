@@ -88,7 +88,7 @@ def feed(session: Session, settings: Settings, owner_id: uuid.UUID, cursor: str 
             raise Gone("This cursor is older than 90 days; sync again without a cursor.")
         after = position.seq
     high_water, purged_through = positions(session, owner_id)
-    if after < purged_through:
+    if cursor is not None and after < purged_through:
         raise Gone("Deletions this cursor has not seen were purged; sync again without a cursor.")
     rows = repository.changed_rows(session, owner_id, after, high_water, limit + 1)
     has_more = len(rows) > limit
@@ -97,7 +97,7 @@ def feed(session: Session, settings: Settings, owner_id: uuid.UUID, cursor: str 
     # change there was superseded by a later one (those sit above it now).
     reached = rows[-1].seq if has_more else max(after, high_water)
     return ChangeFeed(
-        changes=[_change(session, owner_id, changed) for changed in rows],
+        changes=[_change(changed) for changed in rows],
         next_cursor=cursors.encode(settings, owner_id, reached, now),
         has_more=has_more,
     )
@@ -111,10 +111,16 @@ PUBLIC_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _change(session: Session, owner_id: uuid.UUID, changed: repository.ChangedRow) -> Change:
+def _change(changed: repository.ChangedRow) -> Change:
     row = changed.row
     if changed.type == "routine":
-        record = routine.read(session, owner_id).model_dump(mode="json")
+        # `effective_start` is left out: it follows the release sessions, which the feed carries.
+        record = {
+            "started_on": row.started_on.isoformat() if row.started_on else None,
+            "daily_target_minutes": row.daily_target_minutes,
+            "version": row.version,
+            "updated_at": row.updated_at.isoformat().replace("+00:00", "Z"),
+        }
         return Change(
             type="routine", id=ROUTINE_ID, op="upsert", version=row.version, changed_at=row.updated_at, record=record
         )
