@@ -16,15 +16,27 @@ import copy
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Account, new_account
+from app.core.changes import next_change_seq
+from app.core.db import Database, make_engine
+from app.episodes import service as episodes
+from app.episodes.schemas import EpisodeCreate
+from app.main import create_app
+from app.release import service as releases
+from app.release.schemas import ReleaseSessionCreate
+from app.sync import repository as sync_repository
+from app.users.models import User
+from tests.conftest import Account, new_account, test_settings
 from tests.test_concurrency import TIMEOUT, assert_sane, at_once, base_url, sign_up  # noqa: F401 - a fixture
 
 SYNC = "/api/v1/sync"
@@ -362,3 +374,102 @@ def test_writers_of_one_user_get_distinct_increasing_change_numbers(base_url: st
                 break
     assert len(seen) == len(set(seen)) == 40
     assert set(seen) == created
+
+
+# --- 3. The two mechanisms, one at a time, with the interleaving forced --------------------------
+
+
+@pytest.fixture
+def app_on_committed_db(committed_db: str) -> Iterator[tuple[FastAPI, Database]]:
+    settings = test_settings(committed_db)
+    database = Database(make_engine(settings), max_concurrent=5)
+    yield create_app(settings), database
+    database.dispose()
+
+
+def test_a_writer_cannot_take_a_change_number_before_the_previous_one_commits(
+    app_on_committed_db: tuple[FastAPI, Database],
+) -> None:
+    """A transaction holding change number n blocks the next writer of that user until it commits,
+    so n+1 can never be visible while n is not: the late-commit trap cannot arise."""
+    app, database = app_on_committed_db
+    with TestClient(app) as client:
+        account = new_account(client)
+        episode = client.post("/api/v1/episodes", json=create_body("episode", 1), headers=account.headers).json()
+        _, start = drain(client, account.headers, None)
+        holder = database.session(write=True)
+        held = next_change_seq(holder, uuid.UUID(account.user["id"]))
+        finished = threading.Event()
+
+        def next_writer() -> None:
+            with TestClient(app) as other:
+                url = f"/api/v1/episodes/{episode['id']}"
+                response = other.patch(url, json={"notes": "after"}, headers=account.headers)
+                assert response.status_code == 200, response.text
+            finished.set()
+
+        thread = threading.Thread(target=next_writer, daemon=True)
+        thread.start()
+        try:
+            assert not finished.wait(1.0), "the next writer did not wait for the uncommitted change number"
+            # Readers are not blocked, and see neither change yet.
+            assert drain(client, account.headers, start)[0] == []
+        finally:
+            holder.commit()
+            holder.close()
+        thread.join(timeout=30)
+        assert finished.is_set()
+        changes, _ = drain(client, account.headers, start)
+        assert [(c["id"], c["version"]) for c in changes] == [(episode["id"], 2)]
+        assert changes[0]["record"]["notes"] == "after"
+        assert held >= 1
+
+
+def test_changes_committed_while_the_feed_reads_its_tables_wait_for_the_next_call(
+    app_on_committed_db: tuple[FastAPI, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed queries one table after another. Two changes commit in between: an episode (a
+    table already read) and then a release session (a table still to read). Serving the release
+    session would move the cursor past the episode, which this call did not see. The high-water
+    mark read first keeps both for the next call."""
+    app, database = app_on_committed_db
+    with TestClient(app) as client:
+        account = new_account(client)
+        first = client.post("/api/v1/episodes", json=create_body("episode", 1), headers=account.headers).json()
+        owner_id = uuid.UUID(account.user["id"])
+        injected: list[str] = []
+
+        def commit_two_changes() -> None:
+            with database.session(write=True) as session:
+                user = session.get(User, owner_id)
+                assert user is not None
+                episode, _ = episodes.create(session, user, EpisodeCreate.model_validate(create_body("episode", 2)))
+                release, _ = releases.create(
+                    session, user, ReleaseSessionCreate.model_validate(create_body("release_session", 3))
+                )
+                injected.extend([str(episode.id), str(release.id)])
+
+        class WritesAfterTheFirstTable(dict[str, Any]):
+            def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+                for index, item in enumerate(super().items()):
+                    yield item
+                    if index == 0 and not injected:
+                        commit_two_changes()
+
+        monkeypatch.setattr(sync_repository, "SYNCABLE", WritesAfterTheFirstTable(sync_repository.SYNCABLE))
+        page = client.get(SYNC, headers=account.headers).json()
+        assert len(injected) == 2
+        assert [c["id"] for c in page["changes"]] == [first["id"]]
+        later, _ = drain(client, account.headers, page["next_cursor"])
+        assert [c["id"] for c in later] == injected
+
+
+def drain(client: TestClient, headers: dict[str, str], cursor: str | None) -> tuple[list[dict[str, Any]], str]:
+    changes: list[dict[str, Any]] = []
+    while True:
+        params = {"cursor": cursor} if cursor else {}
+        page = client.get(SYNC, params=params, headers=headers).json()
+        changes.extend(page["changes"])
+        cursor = page["next_cursor"]
+        if not page["has_more"]:
+            return changes, page["next_cursor"]
