@@ -22,6 +22,7 @@ def changes(
         Query(
             max_length=64,
             pattern=CURSOR_PATTERN,
+            json_schema_extra={"format": "sync-cursor"},
             description="The previous answer's `next_cursor`; none to start from the beginning. A cursor "
             "that is not yours or was altered: 422. Older than 90 days, or past purged deletions: 410.",
         ),
