@@ -31,20 +31,29 @@ class ChangedRow:
     row: Any
 
 
+def feed_statement(model: Any, owner_id: uuid.UUID, after: int, through: int, limit: int) -> Any:
+    """One table's part of the feed: a range of the (user_id, change_seq) index, in order."""
+    return (
+        select(model)
+        .where(model.user_id == owner_id, model.change_seq > after, model.change_seq <= through)
+        .order_by(col(model.change_seq))
+        .limit(limit)
+    )
+
+
 def changed_rows(session: Session, owner_id: uuid.UUID, after: int, through: int, limit: int) -> list[ChangedRow]:
     """The owner's rows whose latest change is numbered in (after, through], lowest first, at most
-    `limit`. One keyset query per table on its (user_id, change_seq) index, merged here."""
+    `limit`. One keyset query per table, merged here; once `limit` rows are in hand, later tables
+    are asked only for rows below the last of them."""
     found: list[ChangedRow] = []
     for kind, model in SYNCABLE.items():
-        statement = (
-            select(model)
-            .where(model.user_id == owner_id, model.change_seq > after, model.change_seq <= through)
-            .order_by(col(model.change_seq))
-            .limit(limit)
-        )
-        found.extend(ChangedRow(seq=row.change_seq, type=kind, row=row) for row in session.exec(statement).all())
-    found.sort(key=lambda changed: changed.seq)
-    return found[:limit]
+        rows = session.exec(feed_statement(model, owner_id, after, through, limit)).all()
+        found.extend(ChangedRow(seq=row.change_seq, type=kind, row=row) for row in rows)
+        found.sort(key=lambda changed: changed.seq)
+        del found[limit:]
+        if len(found) == limit:
+            through = found[-1].seq
+    return found
 
 
 def purge_tombstones(session: Session, deleted_before: datetime) -> dict[uuid.UUID, tuple[int, int]]:
