@@ -409,3 +409,18 @@ def test_more_than_500_operations_is_422(client: TestClient, alice: Account) -> 
 )
 def test_a_malformed_batch_is_422(client: TestClient, alice: Account, body: dict[str, Any]) -> None:
     assert_problem(client.post(BATCH, json=body, headers=alice.headers), 422)
+
+
+def test_an_upsert_of_a_deleted_record_is_answered_as_its_patch_or_post_would_be(
+    client: TestClient, alice: Account
+) -> None:
+    episode = create_episode(client, alice)
+    client.delete(f"/api/v1/episodes/{episode['id']}", headers=alice.headers)
+    results = batch(
+        client,
+        alice,
+        {"type": "episode", "op": "upsert", "id": episode["id"], "record": {"severity": 2}},
+        {"type": "episode", "op": "upsert", "id": episode["id"], "record": {"severity": 2}, "if_version": 2},
+        {"type": "episode", "op": "upsert", "id": episode["id"], "record": EPISODE},
+    )
+    assert [r["status"] for r in results] == [404, 404, 409]

@@ -43,6 +43,7 @@ from app.core.errors import (
     AppError,
     Conflict,
     Gone,
+    NotFound,
     Problem,
     Unprocessable,
     app_error_document,
@@ -257,7 +258,13 @@ def _upsert_record(kind: RecordKind, session: Session, user: User, operation: Op
     if_match = _if_match(operation)
     stored = kind.rows.get(session, user.id, record_id) if record_id is not None else None
     if stored is None and if_match is None:
-        payload = kind.create_model.model_validate({**body, "id": str(record_id) if record_id else None})
+        try:
+            payload = kind.create_model.model_validate({**body, "id": str(record_id) if record_id else None})
+        except ValidationError:
+            if record_id is not None and kind.rows.find_any(session, record_id) is not None:
+                # Not a create but an update of a deleted (or someone else's) record: as its PATCH.
+                raise NotFound("No such record.") from None
+            raise
         row, is_new = kind.create(session, user, payload)
         return (201 if is_new else 200), kind.render(row), str(row.id)
     if record_id is None:
