@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from alembic import command
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, update
@@ -17,10 +18,12 @@ from sqlmodel import Session
 
 from app.core.db import utcnow
 from app.episodes.models import Episode
+from app.main import create_app
 from app.sync import cursor as cursors
 from app.sync.service import purge_tombstones
-from tests.conftest import Account, new_account
+from tests.conftest import Account, new_account, test_settings
 from tests.test_auth import assert_problem
+from tests.test_migrations import run_alembic
 
 SYNC = "/api/v1/sync"
 BATCH = "/api/v1/sync/batch"
@@ -424,3 +427,29 @@ def test_an_upsert_of_a_deleted_record_is_answered_as_its_patch_or_post_would_be
         {"type": "episode", "op": "upsert", "id": episode["id"], "record": EPISODE},
     )
     assert [r["status"] for r in results] == [404, 404, 409]
+
+
+def test_the_migration_numbers_a_diary_written_before_sync_existed(committed_db: str) -> None:
+    """Data written before revision 0004: after the upgrade, the feed from an empty cursor serves
+    every record in the order it was last changed, and new changes come after them."""
+    with TestClient(create_app(test_settings(committed_db))) as client:
+        account = new_account(client)
+        first = create_episode(client, account)
+        client.put("/api/v1/routine", json={"started_on": None, "daily_target_minutes": 8}, headers=account.headers)
+        second = create_episode(client, account)
+        client.patch(f"/api/v1/episodes/{first['id']}", json={"severity": 1}, headers=account.headers)
+        client.delete(f"/api/v1/episodes/{second['id']}", headers=account.headers)
+        other = new_account(client)
+        create_episode(client, other)
+    run_alembic(committed_db, command.downgrade, "0003")
+    run_alembic(committed_db, command.upgrade, "head")
+    with TestClient(create_app(test_settings(committed_db))) as client:
+        changes, cursor = pull_all(client, account)
+        assert [(c["type"], c["id"], c["op"]) for c in changes] == [
+            ("routine", "routine", "upsert"),
+            ("episode", first["id"], "upsert"),
+            ("episode", second["id"], "delete"),
+        ]
+        assert len(pull_all(client, other)[0]) == 1
+        later = create_episode(client, account)
+        assert [c["id"] for c in pull_all(client, account, cursor)[0]] == [later["id"]]
