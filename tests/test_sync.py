@@ -453,3 +453,14 @@ def test_the_migration_numbers_a_diary_written_before_sync_existed(committed_db:
         assert len(pull_all(client, other)[0]) == 1
         later = create_episode(client, account)
         assert [c["id"] for c in pull_all(client, account, cursor)[0]] == [later["id"]]
+
+
+def test_a_write_equal_to_the_stored_record_changes_nothing(client: TestClient, alice: Account) -> None:
+    episode = create_episode(client, alice)
+    client.put("/api/v1/checkins/2026-03-04", json={"factors": ["statin"]}, headers=alice.headers)
+    _, cursor = pull_all(client, alice)
+    same = client.patch(f"/api/v1/episodes/{episode['id']}", json={"severity": 7, "leg": "left"}, headers=alice.headers)
+    assert same.json() == episode
+    again = client.put("/api/v1/checkins/2026-03-04", json={"factors": ["statin"]}, headers=alice.headers)
+    assert (again.status_code, again.json()["version"]) == (200, 1)
+    assert pull(client, alice, cursor)["changes"] == []
