@@ -5,6 +5,9 @@ concurrent writers are in tests/test_sync_properties.py.
 """
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +24,7 @@ from app.episodes.models import Episode
 from app.main import create_app
 from app.sync import cursor as cursors
 from app.sync.service import purge_tombstones
-from tests.conftest import Account, new_account, test_settings
+from tests.conftest import ROOT, Account, new_account, test_settings
 from tests.test_auth import assert_problem
 from tests.test_migrations import run_alembic
 
@@ -464,3 +467,18 @@ def test_a_write_equal_to_the_stored_record_changes_nothing(client: TestClient, 
     again = client.put("/api/v1/checkins/2026-03-04", json={"factors": ["statin"]}, headers=alice.headers)
     assert (again.status_code, again.json()["version"]) == (200, 1)
     assert pull(client, alice, cursor)["changes"] == []
+
+
+def test_the_purge_command_runs_against_the_configured_database(committed_db: str) -> None:
+    environment = {**os.environ, "DATABASE_URL": committed_db, "SECRET_KEY": "x" * 40}
+    finished = subprocess.run(
+        [sys.executable, "-m", "app", "purge-tombstones"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.startswith("purged 0 tombstones of 0 users"), finished.stdout
