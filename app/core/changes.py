@@ -54,7 +54,9 @@ def _bump(session: Session, owner_id: uuid.UUID) -> int | None:
         .values(last_seq=col(ChangeCounter.last_seq) + 1)
         .returning(col(ChangeCounter.last_seq))
     )
-    value = session.execute(statement).scalar_one_or_none()
+    # A Core statement on the session's connection: the ORM's bulk-update bookkeeping would cost
+    # more than the update itself, and no loaded object holds the counter.
+    value = session.connection().execute(statement).scalar_one_or_none()
     return None if value is None else int(value)
 
 
