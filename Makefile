@@ -11,7 +11,7 @@ LINT_PATHS := app tests migrations $(wildcard bench)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run migrate demo openapi test lint format lock clean bench
+.PHONY: help venv run migrate demo purge openapi test lint format lock clean bench
 
 help:
 	@echo 'make run       install runtime deps, migrate the database, serve on $$HOST:$$PORT (127.0.0.1:8000)'
@@ -20,6 +20,7 @@ help:
 	@echo 'make format    ruff format and ruff check --fix'
 	@echo 'make migrate   apply database migrations to $$DATABASE_URL'
 	@echo 'make demo      load a demo client (two years of diary) and a demo therapist; prints their logins'
+	@echo 'make purge     remove sync tombstones (deleted records) older than 90 days from $$DATABASE_URL'
 	@echo 'make openapi   write openapi/openapi.json'
 	@echo 'make bench     run every benchmark in bench/ against a server on loopback; prints one table'
 	@echo 'make lock      re-pin constraints.txt from pyproject.toml (UPGRADE=1 to re-resolve everything)'
@@ -57,6 +58,9 @@ migrate: $(VENV)/.installed-run
 
 demo: migrate
 	$(BIN)/python -m app demo
+
+purge: $(VENV)/.installed-run
+	$(BIN)/python -m app purge-tombstones
 
 openapi: $(VENV)/.installed-run
 	mkdir -p openapi

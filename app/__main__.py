@@ -1,4 +1,4 @@
-"""`python -m app migrate | serve | openapi | demo`."""
+"""`python -m app migrate | serve | openapi | demo | purge-tombstones`."""
 
 import json
 import socket
@@ -55,7 +55,22 @@ def demo() -> None:
     print("Then GET /api/v1/analysis as the client.")
 
 
-COMMANDS = {"migrate": migrate, "serve": serve, "openapi": openapi, "demo": demo}
+def purge_tombstones() -> None:
+    """Removes deletions older than the 90 days the sync feed keeps them (run it daily, e.g. from cron)."""
+    from app.core.db import Database, make_engine
+    from app.sync.service import purge_tombstones as purge
+
+    database = Database(make_engine(get_settings()), max_concurrent=1)
+    try:
+        with database.session(write=True) as session:
+            report = purge(session)
+    finally:
+        database.dispose()
+    cutoff = f"{report.deleted_before:%Y-%m-%d %H:%M}Z"
+    print(f"purged {report.tombstones} tombstones of {report.users} users, deleted before {cutoff}")
+
+
+COMMANDS = {"migrate": migrate, "serve": serve, "openapi": openapi, "demo": demo, "purge-tombstones": purge_tombstones}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:

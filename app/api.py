@@ -14,6 +14,7 @@ from app.release.router import router as release_router
 from app.routine.router import router as routine_router
 from app.sharing.router import router as sharing_router
 from app.sharing.therapist_router import router as therapist_router
+from app.sync.router import router as sync_router
 from app.trends.router import router as trends_router
 from app.users.router import router as users_router
 
@@ -32,6 +33,7 @@ AUTHENTICATED_ROUTERS = (
     export_router,
     sharing_router,
     therapist_router,
+    sync_router,
 )
 
 

@@ -142,7 +142,19 @@ MATRIX: dict[str, tuple[tuple[int, ...], Body]] = {
     "GET /api/v1/export/{kind}.csv": (SIGNED_IN, no_body),
     "GET /api/v1/export/archive.zip": (SIGNED_IN, no_body),
     # Everyone imports into their own diary; the owner's file holds their own ids (unchanged, 200).
-    "POST /api/v1/import/{kind}.csv": (SIGNED_IN, csv_body("date,factors\r\n2026-01-06,statin\r\n")),
+    "POST /api/v1/import/{kind}.csv": (SIGNED_IN, csv_body("date,factors,notes\r\n2026-01-06,statin,\r\n")),
+    # Each caller reads and pushes only their own diary; therapists keep no diary to sync.
+    "GET /api/v1/sync": (CLIENTS_ONLY, no_body),
+    "POST /api/v1/sync/batch": (
+        CLIENTS_ONLY,
+        json_body(
+            {
+                "operations": [
+                    {"type": "routine", "op": "upsert", "record": {"started_on": None, "daily_target_minutes": 5}}
+                ]
+            }
+        ),
+    ),
 }
 
 EXPECTED_ORDER = ("owner", "other_client", "linked_therapist", "unlinked_therapist", "revoked_therapist", "anonymous")

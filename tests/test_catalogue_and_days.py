@@ -92,8 +92,12 @@ def test_a_stale_if_match_on_the_routine_is_412(client: TestClient, alice: Accou
     client.put("/api/v1/routine", json=body, headers=alice.headers)
     stale = client.put("/api/v1/routine", json=body, headers={**alice.headers, "If-Match": '"9"'})
     assert assert_problem(stale, 412)["record"]["daily_target_minutes"] == 7
-    fresh = client.put("/api/v1/routine", json=body, headers={**alice.headers, "If-Match": '"1"'})
+    fresh = client.put(
+        "/api/v1/routine", json={**body, "daily_target_minutes": 8}, headers={**alice.headers, "If-Match": '"1"'}
+    )
     assert fresh.json()["version"] == 2
+    same_again = client.put("/api/v1/routine", json={**body, "daily_target_minutes": 8}, headers=alice.headers)
+    assert same_again.json()["version"] == 2
 
 
 def test_routines_are_per_user(client: TestClient, alice: Account, bob: Account) -> None:

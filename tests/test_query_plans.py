@@ -11,6 +11,7 @@ from app.core.pagination import PageRequest, Position
 from app.core.records import RecordRepository
 from app.episodes.repository import episodes
 from app.release.repository import release_sessions
+from app.sync.repository import SYNCABLE, feed_statement
 
 REPOSITORIES = {
     "ix_episodes_user_id_started_at_id": episodes,
@@ -39,3 +40,19 @@ def test_pages_use_the_index_and_need_no_sort(connection: Connection, index: str
     assert index in plan, plan
     assert "TEMP B-TREE" not in plan.upper(), plan  # SQLite sorting in a temporary tree
     assert "Sort" not in plan, plan  # PostgreSQL sort node
+
+
+@pytest.mark.parametrize("kind", ["episode", "release_session", "exposure", "checkin", "factor"])
+def test_the_sync_feed_reads_each_table_by_its_change_index(connection: Connection, kind: str) -> None:
+    model = SYNCABLE[kind]
+    statement = feed_statement(model, uuid.uuid4(), 10, 500, 101)
+    compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+    if connection.dialect.name == "sqlite":
+        plan = "\n".join(str(row[-1]) for row in connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all())
+    else:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            connection.execute(text(f"SET LOCAL {setting} = off"))
+        plan = "\n".join(row[0] for row in connection.execute(text(f"EXPLAIN {compiled}")).all())
+    assert f"ix_{model.__tablename__}_user_id_change_seq" in plan, plan
+    assert "TEMP B-TREE" not in plan.upper(), plan
+    assert "Sort" not in plan, plan

@@ -7,6 +7,7 @@ every generated request carries (so authenticated operations are exercised beyon
 import contextlib
 import re
 import tempfile
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,10 +20,12 @@ from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from app.core.errors import AppError
 from app.core.pagination import Position, encode_cursor
 from app.core.time import known_timezones
 from app.factors.catalogue import BUILTIN_FACTORS
 from app.main import create_app
+from app.sync import cursor as sync_cursors
 from tests.conftest import migrate, new_account, test_settings
 
 _database = Path(tempfile.mkdtemp(prefix="schemathesis-")) / "fuzz.db"
@@ -31,7 +34,8 @@ fuzzed_app = create_app(test_settings(f"sqlite:///{_database}"))
 # Its catalogue holds the built-in factors and 40 of its own, so a check-in can list 50 of them.
 CUSTOM_KEYS = [f"custom_{index:02d}" for index in range(40)]
 with TestClient(fuzzed_app) as _client:
-    HEADERS = new_account(_client).headers
+    _account = new_account(_client)
+    HEADERS = _account.headers
     for _key in CUSTOM_KEYS:
         _client.post("/api/v1/factors", json={"key": _key, "label": _key, "category": "other"}, headers=HEADERS)
 
@@ -59,6 +63,16 @@ schemathesis.openapi.format(
         lambda moment, record_id: encode_cursor(Position(at=moment.replace(tzinfo=UTC), id=record_id)),
         st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
         st.uuids(),
+    ),
+)
+
+# Sync cursors are signed for their owner: generate ones the server issued to the fuzzing client.
+schemathesis.openapi.format(
+    "sync-cursor",
+    st.integers(min_value=0, max_value=10**6).map(
+        lambda seq: sync_cursors.encode(
+            fuzzed_app.state.settings, uuid.UUID(_account.user["id"]), seq, datetime.now(UTC)
+        )
     ),
 )
 
@@ -96,12 +110,27 @@ def breaks_a_rule_no_schema_can_state(case: Any) -> bool:
     """Rules relative to today or between two fields (documented on the operations and tested in
     their own modules): dates ahead of today, a window longer than the trends cap, an exposure
     ending before it starts. The coverage phase draws such values straight from the patterns."""
+    if _forged_sync_cursor(case):
+        return True
     parts = [case.path_parameters, case.query, case.body if isinstance(case.body, dict) else None]
     if any(not EARLIEST_GENERATED <= day <= date.today() for part in parts for day in _dates(part)):
         return True
     body = case.body if isinstance(case.body, dict) else {}
     start, end = body.get("start_date"), body.get("end_date")
     return isinstance(start, str) and isinstance(end, str) and end < start
+
+
+def _forged_sync_cursor(case: Any) -> bool:
+    """A sync cursor is valid only as the server signed it for the caller; the coverage phase draws
+    cursors straight from the pattern (forged ones are 422, tested in tests/test_sync.py)."""
+    cursor = (case.query or {}).get("cursor")
+    if case.path != "/api/v1/sync" or not isinstance(cursor, str):
+        return False
+    try:
+        sync_cursors.decode(fuzzed_app.state.settings, uuid.UUID(_account.user["id"]), cursor)
+    except AppError:
+        return True
+    return False
 
 
 @schema.parametrize()

@@ -77,6 +77,10 @@ class UnsupportedMediaType(AppError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
+class Gone(AppError):
+    status, slug, title = 410, "gone", "Gone"
+
+
 class Unprocessable(AppError):
     """A value rule that the schema cannot express (e.g. it depends on the stored record)."""
 
@@ -98,16 +102,15 @@ class ServiceUnavailable(AppError):
     status, slug, title = 503, "service-unavailable", "Service unavailable"
 
 
-def problem_response(
+def problem_document(
     status: int,
     *,
     slug: str | None = None,
     title: str | None = None,
     detail: str | None = None,
     errors: list[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
-) -> JSONResponse:
+) -> dict[str, Any]:
     phrase = HTTPStatus(status).phrase
     content: dict[str, Any] = {
         "type": f"/problems/{slug}" if slug else "about:blank",
@@ -119,7 +122,51 @@ def problem_response(
         content["errors"] = [e.model_dump() for e in errors]
     if extra:
         content.update(extra)
+    return content
+
+
+def problem_response(
+    status: int,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    content = problem_document(status, slug=slug, title=title, detail=detail, errors=errors, extra=extra)
     return JSONResponse(content, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def app_error_document(exc: AppError) -> dict[str, Any]:
+    """The problem document an AppError renders as, for answers that embed one (sync batches)."""
+    return problem_document(
+        exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        errors=getattr(exc, "errors", None),
+        extra=exc.body,
+    )
+
+
+def validation_document(raw: list[Any], prefix: str = "") -> dict[str, Any]:
+    """The 422 problem document of pydantic errors; `prefix` names where the validated value sits."""
+    errors = [
+        FieldError(
+            field=prefix + _field_path(("body", *e["loc"])) if e["loc"] else prefix.rstrip(".") or "body",
+            message=_validation_message(e),
+        )
+        for e in raw
+    ]
+    return problem_document(
+        422,
+        slug="validation-error",
+        title="Invalid request",
+        detail="; ".join(f"{e.field}: {e.message}" for e in errors),
+        errors=errors,
+    )
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

@@ -11,11 +11,12 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Header, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Date, RowMapping, Select, Table, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Date, RowMapping, Select, Table, tuple_
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from app.core.changes import stamp as stamp_change
 from app.core.db import UTCDateTime, utcnow
 from app.core.errors import Conflict, NotFound, PreconditionFailed
 from app.core.pagination import PageRequest, Position, encode_cursor
@@ -33,6 +34,8 @@ class RecordBase(SQLModel):
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The owner's change number of the latest write (app/core/changes.py); orders the sync feed.
+    change_seq: int = Field(default=0, sa_type=BigInteger)
 
 
 M = TypeVar("M", bound=RecordBase)
@@ -213,17 +216,17 @@ class RecordService(Generic[M]):
         if record_id is None:
             # A fresh random id cannot clash: no savepoint needed (two statements fewer).
             session.add(record)
-            session.commit()
-            return record, True
-        try:
-            with session.begin_nested():
-                session.add(record)
-        except IntegrityError:
-            # Another request inserted this id between our look-up and our insert.
-            existing = self.repository.find_any(session, record.id)
-            if existing is None:
-                raise
-            return self._replayed(existing, owner_id, digest), False
+        else:
+            try:
+                with session.begin_nested():
+                    session.add(record)
+            except IntegrityError:
+                # Another request inserted this id between our look-up and our insert.
+                existing = self.repository.find_any(session, record.id)
+                if existing is None:
+                    raise
+                return self._replayed(existing, owner_id, digest), False
+        stamp_change(session, owner_id, record)
         session.commit()
         return record, True
 
@@ -266,10 +269,13 @@ class RecordService(Generic[M]):
         changes: dict[str, Any],
         if_match: str | None,
     ) -> M:
+        """Only a real change counts: values equal to the stored ones leave the version alone, so a
+        replayed PATCH (an offline queue sent twice) changes nothing."""
         record = self._locked_current(session, owner_id, record_id, if_match)
-        if changes:
-            self.change(record, changes)
-            session.add(record)
+        changed = {name: value for name, value in changes.items() if getattr(record, name) != value}
+        if changed:
+            self.change(record, changed)
+            stamp_change(session, owner_id, record)
             session.commit()
         return record
 
@@ -277,7 +283,7 @@ class RecordService(Generic[M]):
         record = self._locked_current(session, owner_id, record_id, if_match)
         self._touch(record)
         record.deleted_at = record.updated_at
-        session.add(record)
+        stamp_change(session, owner_id, record)
         session.commit()
 
     def _locked_current(self, session: Session, owner_id: uuid.UUID, record_id: uuid.UUID, if_match: str | None) -> M:

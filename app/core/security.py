@@ -1,6 +1,8 @@
 """Passwords, access tokens and opaque secrets. The only module that imports jose or pwdlib."""
 
+import base64
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
@@ -119,3 +121,15 @@ def new_opaque_token() -> str:
 def digest(value: str) -> str:
     """A stable hash for looking up secrets (refresh tokens, share codes) without storing them."""
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def sign(settings: Settings, purpose: str, message: str) -> str:
+    """A URL-safe HMAC-SHA256 tag (128 bits) of `message` under the app's key, bound to `purpose`
+    so a tag made for one kind of value is never accepted for another."""
+    key = hashlib.sha256(f"{purpose}:{settings.signing_key()}".encode()).digest()
+    tag = hmac.new(key, message.encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(tag).rstrip(b"=").decode()
+
+
+def verify(settings: Settings, purpose: str, message: str, tag: str) -> bool:
+    return hmac.compare_digest(sign(settings, purpose, message), tag)

@@ -10,6 +10,7 @@ from app.core.records import RecordBase
 class Episode(RecordBase, table=True):
     __tablename__ = "episodes"
     __table_args__ = (
+        Index("ix_episodes_user_id_change_seq", "user_id", "change_seq"),
         # Serves the newest-first keyset pages; `diary_date` filters and the sync feed come after.
         Index("ix_episodes_user_id_started_at_id", "user_id", "started_at", "id"),
         Index("ix_episodes_user_id_diary_date", "user_id", "diary_date"),

@@ -29,6 +29,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from app.core.changes import stamp_all
 from app.core.db import SessionFactory, utcnow
 from app.core.errors import AppError, Conflict, Unprocessable
 from app.core.records import RecordService, content_digest
@@ -211,6 +212,8 @@ class _Outcome:
     updated: int = 0
     errors: list[RowError] = field(default_factory=list)
     failed_rows: set[int] = field(default_factory=set)
+    # Created or changed rows, in file order: each gets its change number for the sync feed.
+    written: list[Any] = field(default_factory=list)
 
     def fail(self, row: int, field_name: str, message: str) -> None:
         self.errors.append(RowError(row=row, field=field_name, message=message))
@@ -334,6 +337,7 @@ def import_csv(session: Session, user: User, kind: Kind, content: bytes, dry_run
             body=report.model_dump(mode="json"),
         )
     if applied:
+        stamp_all(session, user.id, outcome.written)
         session.commit()
     return report
 
@@ -391,6 +395,7 @@ def _apply_record(
         record = _check(outcome, row, spec.records.new_record, user.id, payload.id, fields)
         if record is not None:
             session.add(record)
+            outcome.written.append(record)
             outcome.created += 1
         return
     if existing.user_id != user.id:
@@ -408,6 +413,7 @@ def _apply_record(
         outcome.fail(row.number, "id", "A record with this id was deleted; an import does not restore it.")
     elif _check(outcome, row, spec.records.change, record, changes) is not None:
         session.add(record)
+        outcome.written.append(record)
         outcome.updated += 1
 
 
@@ -474,7 +480,9 @@ def _apply_checkin(
     now = utcnow()
     if existing is None:
         digest = content_digest(fields)
-        session.add(CheckIn(**fields, user_id=user.id, date=day, create_digest=digest, created_at=now, updated_at=now))
+        created = CheckIn(**fields, user_id=user.id, date=day, create_digest=digest, created_at=now, updated_at=now)
+        session.add(created)
+        outcome.written.append(created)
         outcome.created += 1
         return
     if existing.deleted_at is None and existing.factors == fields["factors"] and existing.notes == fields["notes"]:
@@ -489,3 +497,4 @@ def _apply_checkin(
     existing.version += 1
     existing.updated_at = now
     session.add(existing)
+    outcome.written.append(existing)

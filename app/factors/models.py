@@ -1,7 +1,7 @@
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
@@ -12,7 +12,10 @@ class CustomFactor(SQLModel, table=True):
     """A factor a user added to their own catalogue, beside the built-in ones."""
 
     __tablename__ = "custom_factors"
-    __table_args__ = (UniqueConstraint("user_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        Index("ix_custom_factors_user_id_change_seq", "user_id", "change_seq"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
@@ -22,6 +25,7 @@ class CustomFactor(SQLModel, table=True):
     version: int = 1
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(sa_type=UTCDateTime)
+    change_seq: int = Field(default=0, sa_type=BigInteger)
 
 
 class Exposure(RecordBase, table=True):
@@ -30,6 +34,7 @@ class Exposure(RecordBase, table=True):
     __tablename__ = "exposures"
     __table_args__ = (
         Index("ix_exposures_user_id_start_date_id", "user_id", "start_date", "id"),
+        Index("ix_exposures_user_id_change_seq", "user_id", "change_seq"),
         Index("ix_exposures_user_id_created_at", "user_id", "created_at"),
     )
 
@@ -46,6 +51,7 @@ class CheckIn(RecordBase, table=True):
     # The unique (user_id, date) index also serves the newest-first pages: dates never tie.
     __table_args__ = (
         UniqueConstraint("user_id", "date"),
+        Index("ix_checkins_user_id_change_seq", "user_id", "change_seq"),
         Index("ix_checkins_user_id_created_at", "user_id", "created_at"),
     )
 

@@ -15,6 +15,11 @@ def custom_factors(session: Session, owner_id: uuid.UUID) -> list[CustomFactor]:
     return list(session.exec(select(CustomFactor).where(CustomFactor.user_id == owner_id)).all())
 
 
+def custom_factor(session: Session, owner_id: uuid.UUID, key: str) -> CustomFactor | None:
+    statement = select(CustomFactor).where(CustomFactor.user_id == owner_id, CustomFactor.key == key)
+    return session.exec(statement).first()
+
+
 def add_custom_factor(session: Session, factor: CustomFactor) -> None:
     session.add(factor)
 

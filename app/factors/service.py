@@ -8,6 +8,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from app.core.changes import stamp as stamp_change
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.core.pagination import PageRequest
@@ -61,8 +62,24 @@ def add_factor(session: Session, owner_id: uuid.UUID, payload: FactorCreate) -> 
             repository.add_custom_factor(session, factor)
     except IntegrityError:
         raise Conflict("This key is already in your catalogue.") from None
+    stamp_change(session, owner_id, factor)
     session.commit()
     return FactorPublic(key=factor.key, label=factor.label, category=payload.category, builtin=False)
+
+
+def add_or_replay_factor(session: Session, owner_id: uuid.UUID, payload: FactorCreate) -> tuple[FactorPublic, bool]:
+    """For the sync batch: the same factor sent again (a replayed queue) is answered with the stored
+    one (False: not new) instead of 409; a different factor under a taken key is still 409."""
+    stored = repository.custom_factor(session, owner_id, payload.key)
+    if stored is not None and (stored.label, stored.category) == (payload.label, payload.category):
+        return public_factor(stored), False
+    return add_factor(session, owner_id, payload), True
+
+
+def public_factor(factor: CustomFactor) -> FactorPublic:
+    return FactorPublic.model_validate(
+        {"key": factor.key, "label": factor.label, "category": factor.category, "builtin": False}
+    )
 
 
 def _require_in_catalogue(session: Session, owner_id: uuid.UUID, keys: list[str], field: str) -> None:
@@ -150,6 +167,8 @@ def put_checkin(
         )
     now = utcnow()
     fields = payload.model_dump()
+    if live is not None and (live.factors, live.notes) == (fields["factors"], fields["notes"]):
+        return live, False  # the same check-in again (a replay): nothing changes, not even the version
     if existing is None:
         checkin = CheckIn(
             **fields, user_id=owner_id, date=day, create_digest=content_digest(fields), created_at=now, updated_at=now
@@ -157,6 +176,7 @@ def put_checkin(
         try:
             with session.begin_nested():
                 session.add(checkin)
+            stamp_change(session, owner_id, checkin)
             session.commit()
             return checkin, True
         except IntegrityError:  # another request created the day's check-in first: replace it
@@ -170,7 +190,7 @@ def put_checkin(
     existing.updated_at = now
     if is_new:
         existing.created_at = now
-    session.add(existing)
+    stamp_change(session, owner_id, existing)
     session.commit()
     return existing, is_new
 

@@ -12,6 +12,7 @@ class ReleaseSession(RecordBase, table=True):
 
     __tablename__ = "release_sessions"
     __table_args__ = (
+        Index("ix_release_sessions_user_id_change_seq", "user_id", "change_seq"),
         Index("ix_release_sessions_user_id_performed_at_id", "user_id", "performed_at", "id"),
         Index("ix_release_sessions_user_id_diary_date", "user_id", "diary_date"),
         Index("ix_release_sessions_user_id_created_at", "user_id", "created_at"),

@@ -1,6 +1,7 @@
 import uuid
 from datetime import date, datetime
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
@@ -19,3 +20,5 @@ class Routine(SQLModel, table=True):
     daily_target_minutes: int = DEFAULT_DAILY_TARGET_MINUTES
     version: int = 1
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # One row per user, so the primary key already finds it; the feed reads it by user.
+    change_seq: int = Field(default=0, sa_type=BigInteger)

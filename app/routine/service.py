@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from app.core.changes import stamp as stamp_change
 from app.core.db import utcnow
 from app.core.errors import PreconditionFailed
 from app.core.records import etag, matches
@@ -41,13 +42,18 @@ def replace(session: Session, owner_id: uuid.UUID, payload: RoutineUpdate, if_ma
             headers={"ETag": etag(current_version)},
             body={"record": _public(session, owner_id, routine).model_dump(mode="json")},
         )
+    if routine is not None and (routine.started_on, routine.daily_target_minutes) == (
+        payload.started_on,
+        payload.daily_target_minutes,
+    ):
+        return _public(session, owner_id, routine)  # the same routine again (a replay): no change
     if routine is None:
         routine = _first_routine(session, owner_id)
     routine.started_on = payload.started_on
     routine.daily_target_minutes = payload.daily_target_minutes
     routine.version += 1
     routine.updated_at = utcnow()
-    session.add(routine)
+    stamp_change(session, owner_id, routine)
     session.commit()
     return _public(session, owner_id, routine)
 
