@@ -1,5 +1,6 @@
 """The ASGI application: `app = create_app()`."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,6 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Sync endpoints and dependencies run in this thread pool. At most db_pool_size requests use
         # the database at once (see get_session); the spare threads serve the rest meanwhile.
         anyio.to_thread.current_default_thread_limiter().total_tokens = 2 * settings.db_pool_size
+        # Everything loaded at start-up (numpy, scipy, statsmodels, the ORM's mappings) lives for
+        # the whole process. Frozen, the collector stops rescanning it: each full collection used
+        # to stall every request in flight for about 150 ms (the p99 of /healthz under load).
+        gc.freeze()
         yield
         database.dispose()
 

@@ -1,6 +1,7 @@
 """Liveness never touches the database; readiness reports it, fails fast when it is gone, and the
 app recovers by itself when PostgreSQL drops every connection."""
 
+import gc
 import os
 import time
 from collections.abc import Iterator
@@ -162,3 +163,8 @@ def test_the_app_recovers_twice_in_a_row(backend: Backend, committed_db: str, co
         response = committed_client.get("/api/v1/users/me", headers=account.headers)
         assert response.status_code == 200, response.text
         assert committed_client.get("/readyz").status_code == 200
+
+
+def test_start_up_objects_are_frozen_out_of_the_collectors_scans() -> None:
+    with TestClient(create_app(test_settings("sqlite:///:memory:"))):
+        assert gc.get_freeze_count() > 0
