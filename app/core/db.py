@@ -158,7 +158,7 @@ class Database:
         return self._admissions.get()
 
     def writer_turn(self, write: bool) -> AbstractAsyncContextManager[object]:
-        """Held by a writing request for its whole life, so it never waits on SQLite's lock."""
+        """Held by a writing request until its endpoint returns, so it never waits on SQLite's lock."""
         return self._writer_turns.get() if write and self._queues_writers else nullcontext()
 
     def dispose(self) -> None:
