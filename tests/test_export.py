@@ -663,3 +663,13 @@ def test_export_and_import_with_real_sessions(committed_client: TestClient) -> N
     rows.append({**rows[0], "id": str(uuid.uuid4())})
     assert import_csv(client, owner, "episodes", write_csv(rows)).json()["created"] == 1
     assert len(rows_of(export(client, owner, "episodes"))) == 2
+
+
+def test_a_file_of_many_bad_rows_lists_the_first_thousand_problems(client: TestClient, alice: Account) -> None:
+    rows = "".join(f"2026-01-{1 + i % 28:02d},no_such_factor_{i},\r\n" for i in range(1500))
+    response = import_csv(client, alice, "checkins", "date,factors,notes\r\n" + rows, dry_run=True)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["failed"] == 1500
+    assert len(body["errors"]) == 1000
+    assert body["errors_truncated"] is True

@@ -15,8 +15,8 @@ class RowError(BaseModel):
 
 
 class ImportReport(BaseModel):
-    """What an import did, or with `dry_run`, would do. Rows with errors are all listed; when
-    there are any, nothing was written."""
+    """What an import did, or with `dry_run`, would do. When any row failed, nothing was written;
+    `failed` counts every failed row, `errors` lists the first 1,000 problems."""
 
     kind: Kind
     dry_run: bool
@@ -25,7 +25,8 @@ class ImportReport(BaseModel):
     unchanged: int
     updated: int
     failed: int
-    errors: list[RowError]
+    errors: list[RowError] = Field(description="The first 1,000 problems, by row; see `errors_truncated`.")
+    errors_truncated: bool = Field(default=False, description="True when there were more problems than `errors` lists.")
 
 
 class ColumnDescription(BaseModel):

@@ -198,6 +198,9 @@ def _manifest(session: Session, user: User, window: Window, files: list[Manifest
 # --- import: reading the file --------------------------------------------------------------------
 
 
+MAX_ERRORS = 1000
+
+
 @dataclass
 class _Row:
     number: int
@@ -327,7 +330,9 @@ def import_csv(session: Session, user: User, kind: Kind, content: bytes, dry_run
         unchanged=outcome.unchanged,
         updated=outcome.updated,
         failed=failed,
-        errors=sorted(outcome.errors, key=lambda e: e.row),
+        # A 20 MiB file of bad rows would otherwise answer with tens of megabytes of errors.
+        errors=sorted(outcome.errors, key=lambda e: e.row)[:MAX_ERRORS],
+        errors_truncated=len(outcome.errors) > MAX_ERRORS,
     )
     if not applied:
         session.rollback()
