@@ -259,7 +259,9 @@ def test_eight_writers_patching_one_record_lose_no_version(base_url: str) -> Non
 def test_if_match_lets_exactly_one_of_several_racing_patches_win(base_url: str) -> None:
     headers = sign_up(base_url)
     with httpx.Client(base_url=base_url, timeout=TIMEOUT) as http:
-        created = http.post("/api/v1/episodes", json=EPISODE, headers=headers)
+        # Severity 10, so every patch (1..8) is a real change: a PATCH equal to the stored record
+        # changes nothing, keeps version 1, and would let a second patch match too.
+        created = http.post("/api/v1/episodes", json={**EPISODE, "severity": 10}, headers=headers)
     url = f"/api/v1/episodes/{created.json()['id']}"
 
     def patch(index: int) -> httpx.Response:
