@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Executable, Row, String, or_, select, type_coerce
 from sqlmodel import Session, col
 
-from app.core.records import RecordBase
+from app.core.records import DateWindow, RecordBase
 from app.episodes.models import Episode
 from app.export.columns import Kind, Table
 from app.factors.models import CheckIn, Exposure
@@ -22,24 +22,17 @@ MODELS: dict[Kind, type[RecordBase]] = {
 }
 
 
-def _window(kind: Kind, start: dt.date | None, end: dt.date | None) -> list[ColumnElement[bool]]:
+def _window(kind: Kind, window: DateWindow) -> list[ColumnElement[bool]]:
     """Episodes and release sessions by diary date, check-ins by date, exposures that overlap."""
     if kind == "exposures":
         conditions: list[ColumnElement[bool]] = []
-        if end is not None:
-            conditions.append(col(Exposure.start_date) <= end)
-        if start is not None:
-            conditions.append(or_(col(Exposure.end_date).is_(None), col(Exposure.end_date) >= start))
+        if window.end is not None:
+            conditions.append(col(Exposure.start_date) <= window.end)
+        if window.start is not None:
+            conditions.append(or_(col(Exposure.end_date).is_(None), col(Exposure.end_date) >= window.start))
         return conditions
-    day = {"episodes": Episode.diary_date, "release-sessions": ReleaseSession.diary_date, "checkins": CheckIn.date}[
-        kind
-    ]
-    conditions = []
-    if start is not None:
-        conditions.append(col(day) >= start)
-    if end is not None:
-        conditions.append(col(day) <= end)
-    return conditions
+    day = {"episodes": Episode.diary_date, "release-sessions": ReleaseSession.diary_date, "checkins": CheckIn.date}
+    return window.conditions(col(day[kind]))
 
 
 # Oldest first, as a diary reads; each order is served by the table's (user_id, time, id) index.
@@ -51,13 +44,13 @@ _ORDER: dict[Kind, tuple[Any, ...]] = {
 }
 
 
-def export_statement(table: Table, owner_id: uuid.UUID, start: dt.date | None, end: dt.date | None) -> Executable:
+def export_statement(table: Table, owner_id: uuid.UUID, window: DateWindow) -> Executable:
     """Columns, not ORM objects, and their raw driver values (`type_coerce` to a type without
     result processing): the export's renderers read them as they come (see columns.py)."""
     model: Any = MODELS[table.kind]
     return (
         select(*(type_coerce(getattr(model, name), String).label(name) for name in table.fields))
-        .where(model.user_id == owner_id, col(model.deleted_at).is_(None), *_window(table.kind, start, end))
+        .where(model.user_id == owner_id, col(model.deleted_at).is_(None), *_window(table.kind, window))
         .order_by(*_ORDER[table.kind])
     )
 

@@ -14,7 +14,7 @@ from app.core.routing import Router
 from app.export import service
 from app.export.columns import Kind
 from app.export.schemas import ImportReport
-from app.export.service import MAX_IMPORT_BYTES, Window
+from app.export.service import MAX_IMPORT_BYTES
 
 router = Router(tags=["export"])
 
@@ -66,7 +66,7 @@ def archive(
     """Everything the caller recorded, as files any spreadsheet opens. `from`/`to` as for the CSV files."""
     # The stream reads with its own session; releasing this one now keeps the export at one connection.
     session.close()
-    chunks = service.stream_archive(open_session, user, Window(window.start, window.end))
+    chunks = service.stream_archive(open_session, user, window)
     return csv_response(chunks, service.file_name("cramp-diary", user.timezone, "zip"), "application/zip")
 
 
@@ -82,7 +82,7 @@ def export_csv(
     (check-ins by `date`; exposures that overlap the window). Streamed: memory does not grow with
     the number of rows."""
     session.close()
-    chunks = service.stream_csv(open_session, kind, user.id, Window(window.start, window.end))
+    chunks = service.stream_csv(open_session, kind, user.id, window)
     return csv_response(chunks, service.file_name(kind, user.timezone, "csv"))
 
 

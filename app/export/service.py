@@ -32,7 +32,7 @@ from sqlmodel import Session
 from app.core.changes import stamp_all
 from app.core.db import SessionFactory, utcnow
 from app.core.errors import AppError, Conflict, Unprocessable
-from app.core.records import RecordService, content_digest
+from app.core.records import DateWindow, RecordService, content_digest
 from app.core.time import zone
 from app.core.types import Day
 from app.episodes import service as episodes
@@ -68,12 +68,6 @@ class ImportFailed(AppError):
 # --- export --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Window:
-    start: dt.date | None
-    end: dt.date | None
-
-
 def file_name(stem: str, timezone: str, suffix: str) -> str:
     """Dated with the user's local date: the day they would say they exported it."""
     return f"{stem}-{dt.datetime.now(zone(timezone)).date().isoformat()}.{suffix}"
@@ -84,11 +78,13 @@ class RowCount:
     rows: int = 0
 
 
-def _csv_chunks(session: Session, table: Table, owner_id: uuid.UUID, window: Window, count: RowCount) -> Iterator[str]:
+def _csv_chunks(
+    session: Session, table: Table, owner_id: uuid.UUID, window: DateWindow, count: RowCount
+) -> Iterator[str]:
     """The header, then one chunk of text per batch of rows, counted into `count`."""
     write = batch_writer(table)
     header = table.header_line
-    statement = repository.export_statement(table, owner_id, window.start, window.end)
+    statement = repository.export_statement(table, owner_id, window)
     for batch in repository.batches(session, statement, BATCH_ROWS):
         count.rows += len(batch)
         yield header + write(batch)
@@ -101,7 +97,7 @@ def stream_csv(
     open_session: SessionFactory,
     kind: Kind,
     owner_id: uuid.UUID,
-    window: Window,
+    window: DateWindow,
     on_success: Callable[[], None] | None = None,
 ) -> Iterator[bytes]:
     """The CSV file in chunks. `on_success` runs after the last row was read and before the last
@@ -143,7 +139,7 @@ class _Sink:
         return data
 
 
-def stream_archive(open_session: SessionFactory, user: User, window: Window) -> Iterator[bytes]:
+def stream_archive(open_session: SessionFactory, user: User, window: DateWindow) -> Iterator[bytes]:
     """A zip of the four CSV files and `manifest.json`, written as it is sent."""
     sink = _Sink()
     files: list[ManifestFile] = []
@@ -172,7 +168,7 @@ def _manifest_file(table: Table, rows: int) -> ManifestFile:
     return ManifestFile(name=table.file_name, kind=table.kind, rows=rows, columns=columns)
 
 
-def _manifest(session: Session, user: User, window: Window, files: list[ManifestFile]) -> Manifest:
+def _manifest(session: Session, user: User, window: DateWindow, files: list[ManifestFile]) -> Manifest:
     routine = routines.read(session, user.id)
     custom = [
         ManifestFactor(key=f.key, label=f.label, category=f.category)

@@ -202,7 +202,7 @@ def client_export(
         open_session,
         kind,
         client.id,
-        export.Window(window.start, window.end),
+        window,
         on_success=lambda: _log_export(open_session, therapist, client.id, kind),
     )
     return csv_response(chunks, export.file_name(f"{kind}-{client.id}", client.timezone, "csv"))
