@@ -143,7 +143,6 @@ class Database:
 
     def __init__(self, engine: Engine, max_concurrent: int) -> None:
         self.engine = engine
-        self.max_concurrent = max_concurrent
         self._writer = engine.execution_options(sqlite_immediate=True)
         # SQLite lets one writer in at a time; the others poll its busy handler, which sleeps up to
         # 100 ms between tries. Queueing a process's writers here, in arrival order, spares that.
